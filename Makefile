@@ -1,0 +1,62 @@
+# Two commands for a newcomer: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU-only machines get this torch (on this project's build machines it lies on local disk).
+# Elsewhere add e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+RAW_ROOT ?=
+MODEL_ID ?= builtin:tiny
+OUT_DIR ?= demo_out
+DEMO_ARGS ?=
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: demo test setup sync nbtest pytest browser-deps clean bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel packaging
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then echo "torch already installed: $$($(BIN)/python -c 'import torch;print(torch.__version__)')"; \
+	elif command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
+	else echo "no GPU: installing CPU torch ($(TORCH_SPEC))"; $(BIN)/pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS); fi
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+demo: setup
+	$(BIN)/facesynth demo --out_dir $(OUT_DIR) --model_id $(MODEL_ID) $(if $(RAW_ROOT),--raw_root $(RAW_ROOT)) $(DEMO_ARGS)
+
+# nbdev_clean and nbdev_export must leave the tree as it is: notebooks clean, package in sync.
+sync: setup
+	@snap() { find nbs facesynth_nb -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | LC_ALL=C sort | xargs sha1sum; }; \
+	before=$$(snap); $(BIN)/nbdev_clean && $(BIN)/nbdev_export && after=$$(snap); \
+	if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev_clean/nbdev_export changed these files; run them and commit:"; \
+	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "   ", $$3}' | sort -u; exit 1; fi; \
+	echo "sync: notebooks clean, package in sync"
+
+nbtest: setup
+	$(BIN)/nbdev_test --n_workers 2 --timing
+
+# Headless Chromium for the report's browser test; the test skips with a reason when this fails.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    (apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1) \
+	    && echo "installed chromium" || echo "chromium not installed: the browser test will skip"; }
+
+pytest: setup
+	$(BIN)/pytest tests/ -q -p no:cacheprovider
+
+test: setup sync nbtest browser-deps pytest
+
+bench: setup
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(OUT_DIR) _docs _proc
