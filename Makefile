@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: demo test setup sync nbtest pytest browser-deps clean bench
+.PHONY: demo test setup readme sync nbtest pytest browser-deps clean bench
 
 setup: $(VENV)/.installed
 
@@ -25,17 +25,21 @@ $(VENV)/.installed: settings.ini setup.py
 	@if $(BIN)/python -c "import torch" 2>/dev/null; then echo "torch already installed: $$($(BIN)/python -c 'import torch;print(torch.__version__)')"; \
 	elif command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
 	else echo "no GPU: installing CPU torch ($(TORCH_SPEC))"; $(BIN)/pip install -q "$(TORCH_SPEC)" $(TORCH_PIP_ARGS); fi
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev]" > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
 demo: setup
 	$(BIN)/facesynth demo --out_dir $(OUT_DIR) --model_id $(MODEL_ID) $(if $(RAW_ROOT),--raw_root $(RAW_ROOT)) $(DEMO_ARGS)
 
-# nbdev_clean and nbdev_export must leave the tree as it is: notebooks clean, package in sync.
+# README.md is generated from nbs/index.ipynb (nbdev_readme needs Quarto, which is not installable here).
+readme: setup
+	@$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --stdout 2>/dev/null > README.md.tmp && mv README.md.tmp README.md
+
+# nbdev_clean, nbdev_export and the README must leave the tree as it is: notebooks clean, package in sync.
 sync: setup
-	@snap() { find nbs facesynth_nb -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*' | LC_ALL=C sort | xargs sha1sum; }; \
-	before=$$(snap); $(BIN)/nbdev_clean && $(BIN)/nbdev_export && after=$$(snap); \
+	@snap() { { find nbs facesynth_nb -type f -not -path '*/__pycache__/*' -not -path '*/.ipynb_checkpoints/*'; echo README.md; } | LC_ALL=C sort | xargs sha1sum; }; \
+	before=$$(snap); $(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(MAKE) -s readme && after=$$(snap); \
 	if [ "$$before" != "$$after" ]; then echo "FAIL: nbdev_clean/nbdev_export changed these files; run them and commit:"; \
 	  diff <(echo "$$before") <(echo "$$after") | grep '^[<>]' | awk '{print "   ", $$3}' | sort -u; exit 1; fi; \
 	echo "sync: notebooks clean, package in sync"
