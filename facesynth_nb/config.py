@@ -7,14 +7,14 @@ __all__ = ['DEFAULT_MODEL_ID', 'MODEL_ALIASES', 'CHOICES', 'SPLITS', 'NON_OUTPUT
            'InputError', 'CheckFailed', 'get_logger', 'progress', 'RunConfig', 'validate_config', 'config_to_dict',
            'config_from_dict', 'load_config', 'save_config', 'hashed_fields', 'config_hash', 'changed_fields']
 
-# %% ../nbs/00_config.ipynb #b7f1b58b
+# %% ../nbs/00_config.ipynb #34c244a6
 import dataclasses, hashlib, json, logging, math, os, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any
 import yaml
 
-# %% ../nbs/00_config.ipynb #ec73ed4d
+# %% ../nbs/00_config.ipynb #90a96427
 class FacesynthError(Exception):
     "Base error of facesynth_nb; `exit_code` is what the CLI returns."
     exit_code = 2
@@ -29,19 +29,19 @@ class CheckFailed(FacesynthError):
     "An integrity check on the outputs failed."
     exit_code = 1
 
-# %% ../nbs/00_config.ipynb #cf42ecc2
+# %% ../nbs/00_config.ipynb #c1161474
 def get_logger(name:str)->logging.Logger:
     "The module logger for `name` (e.g. `__name__`), under the `facesynth_nb` hierarchy."
     return logging.getLogger(name if name.startswith('facesynth_nb') else f'facesynth_nb.{name}')
 
-# %% ../nbs/00_config.ipynb #199315ad
+# %% ../nbs/00_config.ipynb #ac938096
 def progress(it, enable:bool=True, **kw):
     "Wrap `it` in a `tqdm.auto` bar when `enable`, else return it unchanged."
     if not enable: return it
     from tqdm.auto import tqdm
     return tqdm(it, **kw)
 
-# %% ../nbs/00_config.ipynb #376309ae
+# %% ../nbs/00_config.ipynb #8b72224d
 DEFAULT_MODEL_ID = 'stable-diffusion-v1-5/stable-diffusion-v1-5'
 MODEL_ALIASES = {'runwayml/stable-diffusion-v1-5': DEFAULT_MODEL_ID}  # removed from the hub in 2024
 
@@ -55,7 +55,7 @@ CHOICES = dict(
 )
 SPLITS = ('train', 'val', 'test')
 
-# %% ../nbs/00_config.ipynb #2e3874f6
+# %% ../nbs/00_config.ipynb #f3b3eefe
 @dataclass(frozen=True)
 class RunConfig:
     "Every setting of a facesynth run. Frozen; build variants with `dataclasses.replace` or `cfg.updated`."
@@ -79,7 +79,7 @@ class RunConfig:
     hash_dist_max: int = 4                 # pHash Hamming distance <= this is a near-duplicate
     phash_size: int = 8                    # pHash size (8 -> 64-bit hash)
     face_policy: str = 'single'            # single: exactly one face; any: at least one; off: no face gate
-    face_detector: str = 'haar_default'    # face detector name from the registry
+    face_detector: str = 'haar_alt2'       # face detector name from the registry (gates.DETECTORS)
     crop_faces: bool = False               # also write a face-cropped variant
     crop_margin: float = 0.25              # margin around the face box, as a fraction of its side
     split_fractions: tuple = (0.8, 0.1, 0.1)  # train, val, test fractions of the originals
@@ -110,7 +110,7 @@ class RunConfig:
     @property
     def raw(self)->Path: return Path(self.raw_root)
 
-# %% ../nbs/00_config.ipynb #25630953
+# %% ../nbs/00_config.ipynb #c1973f0d
 _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','seed','hash_dist_max',
                'phash_size','max_pixels','workers')
 _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
@@ -133,7 +133,7 @@ def _check_types(c):
     _check(isinstance(c.label_map, dict) and all(isinstance(k,str) and isinstance(v,str) for k,v in c.label_map.items()),
            'label_map', c.label_map, 'a mapping of label strings')
 
-# %% ../nbs/00_config.ipynb #611a1e98
+# %% ../nbs/00_config.ipynb #9b428cd1
 def _check_ranges(c):
     _check(c.target_total >= 1, 'target_total', c.target_total, 'an integer >= 1')
     _check(32 <= c.image_size <= 4096, 'image_size', c.image_size, 'an integer in [32, 4096]')
@@ -152,7 +152,7 @@ def _check_ranges(c):
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
 
-# %% ../nbs/00_config.ipynb #b1192d60
+# %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):
     for n, allowed in CHOICES.items(): _check(getattr(c, n) in allowed, n, getattr(c, n), f'one of {allowed}')
     bs = c.batch_size
@@ -172,7 +172,7 @@ def _parse_shard(s):
     except (ValueError, AttributeError): return None
     return (i, n) if 0 <= i < n else None
 
-# %% ../nbs/00_config.ipynb #6142fb0b
+# %% ../nbs/00_config.ipynb #a4ab0316
 def validate_config(c:RunConfig)->RunConfig:
     "Check every field of `c`; raise `ConfigError` naming the field, its value and the allowed range."
     _check_types(c); _check_ranges(c); _check_choices(c)
@@ -183,7 +183,7 @@ def validate_config(c:RunConfig)->RunConfig:
     for n in ('split_fractions', 'synthetic_splits'): object.__setattr__(c, n, tuple(getattr(c, n)))
     return c
 
-# %% ../nbs/00_config.ipynb #202f3d16
+# %% ../nbs/00_config.ipynb #2f53d74b
 def config_to_dict(c:RunConfig)->dict:
     "Plain, JSON-ready dict of every field of `c`."
     d = asdict(c)
@@ -197,7 +197,7 @@ def config_from_dict(d:dict, **overrides)->RunConfig:
     if unknown: raise ConfigError(f"unknown config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
     return RunConfig(**d)
 
-# %% ../nbs/00_config.ipynb #07c5c838
+# %% ../nbs/00_config.ipynb #f0f5f565
 def load_config(path:str|Path|None=None, **overrides)->RunConfig:
     "Read a YAML (or JSON) config file with `yaml.safe_load`, apply `overrides`, validate."
     d = {}
@@ -215,7 +215,7 @@ def save_config(c:RunConfig, path:str|Path)->Path:
     p.write_text(yaml.safe_dump(d, sort_keys=True) if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
     return p
 
-# %% ../nbs/00_config.ipynb #db397062
+# %% ../nbs/00_config.ipynb #3e912867
 NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device',
                      'compile', 'channels_last', 'shard', 'export_mode')
 

@@ -1,0 +1,172 @@
+"Gates, post-processing and the near-duplicate index from the outside: real faces, worker processes, bad inputs."
+import io, pickle, random
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+from skimage import data as skdata
+
+from facesynth_nb.config import RunConfig, ConfigError, CheckFailed
+from facesynth_nb.gates import evaluate, decide, get_detector, REASONS
+from facesynth_nb.hashindex import NearDupIndex, phash_int, phash_hex, near_duplicate_groups, brute_force_query
+from facesynth_nb.post import save_exported, read_provenance, check_exported
+
+FER = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fer_sample'
+CFG = RunConfig(face_detector='haar_alt2')
+ASTRO = Image.fromarray(skdata.astronaut())
+
+
+def jpeg(im, q=70):
+    buf = io.BytesIO(); im.save(buf, 'JPEG', quality=q)
+    return Image.open(io.BytesIO(buf.getvalue())).convert('RGB')
+
+
+@pytest.fixture(scope='module')
+def index():
+    "An index holding the astronaut's pHash as an original would be stored by ingest (hex string)."
+    ix = NearDupIndex(CFG.hash_dist_max, CFG.phash_size ** 2)
+    ix.add('astronaut.png', str(imagehash.phash(ASTRO.convert('L'), hash_size=CFG.phash_size)))
+    return ix
+
+
+def test_two_face_collage_rejected_by_single(index):
+    face = ASTRO.crop((140, 10, 340, 210))
+    collage = Image.new('RGB', (512, 512), (128, 128, 128)); collage.paste(face, (30, 150)); collage.paste(face, (280, 150))
+    s = evaluate(collage, CFG)
+    assert s['face_count'] == 2
+    assert decide(s, index, CFG)[0] == 'face'
+    assert decide(s, index, CFG.updated(face_policy='any'))[0] == ''
+
+
+def test_blurred_face_rejected_by_blur(index):
+    head = ASTRO.crop((100, 0, 356, 256))
+    sharp = evaluate(head, CFG)
+    assert sharp['blur_var'] >= CFG.blur_var_min and decide(sharp, index, CFG)[0] == ''
+    s = evaluate(head.filter(ImageFilter.GaussianBlur(2)), CFG)
+    assert s['face_count'] == 1 and s['blur_var'] < CFG.blur_var_min
+    assert decide(s, index, CFG)[0] == 'blur'
+    assert decide(s, index, CFG.updated(blur_var_min=1.0))[0] == ''   # the threshold comes from the config
+
+
+@pytest.mark.parametrize('copy', [lambda im: jpeg(im, 70), lambda im: jpeg(im, 40),
+                                  lambda im: im.rotate(0, translate=(2, 0)), lambda im: im.rotate(0, translate=(0, -2))])
+def test_reencoded_or_shifted_copy_is_near_duplicate(index, copy):
+    reason, nid, nd = decide(evaluate(copy(ASTRO), CFG), index, CFG)
+    assert (reason, nid) == ('near_duplicate', 'astronaut.png') and 0 <= nd <= CFG.hash_dist_max
+
+
+def test_accepted_hash_blocks_later_copies():
+    "The caller adds accepted hashes; a later copy of an accepted synthetic image is then a near-duplicate."
+    ix = NearDupIndex(CFG.hash_dist_max)
+    s = evaluate(ASTRO, CFG)
+    assert decide(s, ix, CFG) == ('', None, None)
+    ix.add('happy-000000', s['phash'])
+    assert decide(evaluate(jpeg(ASTRO), CFG), ix, CFG)[:2] == ('near_duplicate', 'happy-000000')
+
+
+def test_noise_has_no_face_and_exports_are_exact():
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        im = Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8))
+        s = evaluate(im, CFG)
+        assert s['face_count'] == 0 and s['face_box'] == ''
+        assert (s['exported'].mode, s['exported'].size) == ('L', (224, 224))
+        assert decide(s, NearDupIndex(4), CFG)[0] == 'face'
+
+
+def test_lfw_faces_and_nonfaces():
+    lfw = skdata.lfw_subset()
+    to_im = lambda x: Image.fromarray((x * 255).astype(np.uint8))
+    faces = sum(evaluate(to_im(x), CFG)['face_count'] == 1 for x in lfw[:100])
+    nonfaces = sum(evaluate(to_im(x), CFG)['face_count'] > 0 for x in lfw[100:])
+    assert faces >= 90 and nonfaces == 0, (faces, nonfaces)
+
+
+@pytest.mark.skipif(not FER.exists(), reason='FER sample absent')
+def test_fer_faces_through_the_chain():
+    files = sorted(FER.glob('*/*.jpg'))
+    ix, reasons = NearDupIndex(CFG.hash_dist_max), []
+    cfg = CFG.updated(crop_faces=True)
+    for i, f in enumerate(files):
+        s = evaluate(Image.open(f), cfg)
+        assert (s['exported'].mode, s['exported'].size) == ('L', (224, 224))
+        assert (s['cropped'] is None) == (not s['face_count'])
+        if s['cropped'] is not None: assert (s['cropped'].mode, s['cropped'].size) == ('L', (224, 224))
+        r, _, _ = decide(s, ix, cfg); reasons.append(r)
+        assert r in ('',) + REASONS
+        if not r: ix.add(f.name, s['phash'])
+    assert reasons.count('face') <= 0.4 * len(files)            # the detector finds most FER faces
+    assert reasons.count('blur') >= 0.5 * len(files)            # 48 px faces enlarged to 224 are soft
+
+
+@pytest.mark.skipif(not FER.exists(), reason='FER sample absent')
+def test_index_equals_brute_force_on_fer_hashes():
+    files = sorted(FER.glob('*/*.jpg'))
+    hs = [phash_int(imagehash.phash(Image.open(f).convert('L'))) for f in files]
+    rng = random.Random(3)
+    near = [h ^ sum(1 << b for b in rng.sample(range(64), rng.randint(0, 6))) for h in hs]
+    ids = [f.name for f in files] + [f'near{i}' for i in range(len(near))]
+    allh = hs + near
+    ix = NearDupIndex(4); ix.add_many(ids, [phash_hex(h) for h in allh])
+    assert ix.query_many(allh) == [brute_force_query(ids, allh, h, 4) for h in allh]
+    groups = near_duplicate_groups(ids, [phash_hex(h) for h in allh], 4)
+    for i in range(len(hs)):
+        if (hs[i] ^ near[i]).bit_count() <= 4: assert groups[i] == groups[len(hs) + i]
+
+
+def test_evaluate_runs_in_a_spawned_process_pool():
+    ims = [ASTRO, ASTRO.filter(ImageFilter.GaussianBlur(4)), Image.new('RGB', (300, 200), (9, 9, 9))]
+    pickle.dumps((evaluate, CFG))
+    with ProcessPoolExecutor(2, mp_context=get_context('spawn')) as ex:
+        remote = list(ex.map(evaluate, ims, [CFG] * len(ims)))
+    local = [evaluate(im, CFG) for im in ims]
+    for r, l in zip(remote, local):
+        assert {k: r[k] for k in ('face_count', 'face_box', 'blur_var', 'phash')} == \
+               {k: l[k] for k in ('face_count', 'face_box', 'blur_var', 'phash')}
+        assert r['exported'].tobytes() == l['exported'].tobytes()
+
+
+def test_bad_inputs():
+    with pytest.raises(ConfigError, match="face_detector='nope'"): evaluate(ASTRO, CFG.updated(face_detector='nope'))
+    with pytest.raises(ValueError, match='exact only up to max_dist'):
+        decide(evaluate(ASTRO, CFG), NearDupIndex(2), CFG)          # index narrower than hash_dist_max
+    with pytest.raises(ValueError, match="longer than the index's 64 bits"):
+        decide(evaluate(ASTRO, CFG.updated(phash_size=16)), NearDupIndex(4), CFG)
+    with pytest.raises(TypeError, match='cannot read a hash'): phash_int(1.5)
+
+
+def test_written_file_is_traceable(tmp_path):
+    s = evaluate(ASTRO, CFG)
+    rec = dict(prompt='a photo of a face', negative_prompt='blurry', seed=7, steps=30, scheduler='DDIM',
+               guidance=7.5, gen_width=512, gen_height=512, model_id='m', unit_id='happy-000001')
+    p = save_exported(s['exported'], tmp_path/'synthetic'/'happy'/'happy-000001.png', rec, CFG)
+    prov = read_provenance(p)
+    assert (prov['prompt'], prov['Seed'], prov['Sampler'], prov['record']['unit_id']) == ('a photo of a face', '7', 'DDIM', 'happy-000001')
+    assert check_exported([p], CFG) == 1
+    with pytest.raises(CheckFailed, match='mode RGB'): save_exported(ASTRO, tmp_path/'bad.png', rec, CFG)
+    with pytest.raises(CheckFailed, match='not 128x128'): check_exported([p], CFG.updated(image_size=128))
+
+
+@pytest.mark.skipif(not FER.exists(), reason='FER sample absent')
+def test_fer_through_the_folder_generator(tmp_path):
+    "FER faces as candidates of the `folder:` generator, gated in unit order, written with their provenance."
+    from facesynth_nb.generate import get_generator, WorkUnit
+    from facesynth_nb.post import png_text, parse_png_text
+    cfg = CFG.updated(model_id=f'folder:{FER}', blur_var_min=0.0)
+    units = [WorkUnit('happy', i, seed=i, prompt='a happy face') for i in range(31)]
+    cands = get_generator(cfg).generate(units)
+    assert cands[-1].record['exhausted'] and cands[-1].image is None          # 30 happy faces in the sample
+    ix, reasons = NearDupIndex(cfg.hash_dist_max), []
+    for c in cands[:-1]:
+        s = evaluate(c.image, cfg)
+        r, _, _ = decide(s, ix, cfg); reasons.append(r)
+        if r: continue
+        ix.add(c.unit.unit_id, s['phash'])
+        p = save_exported(s['exported'], tmp_path/f'{c.unit.unit_id}.png', {**c.record, 'prompt': c.unit.prompt, 'seed': c.unit.seed}, cfg)
+        assert read_provenance(p)['Source'] == c.record['source_path']
+    assert reasons.count('') >= 18 and set(reasons) <= {'', 'face', 'near_duplicate'}, reasons
+    assert check_exported(sorted(tmp_path.glob('*.png')), cfg) == reasons.count('')
