@@ -58,17 +58,19 @@ def diff(a, b):
     return mx, float(np.mean(mean)), (ph if imagehash else 'n/a')
 
 def gate_numbers(cands):
-    "Blur variance (Laplacian on the 224² L export) and pairwise pHash distances, as the gates measure them."
-    import cv2, imagehash
-    from PIL import Image
-    L = [c.image.convert('L').resize((224, 224), Image.BICUBIC) for c in cands]
-    blur = np.array([cv2.Laplacian(np.asarray(x), cv2.CV_64F).var() for x in L])
-    hs = [imagehash.phash(x) for x in L]
-    d = np.array([a - b for a, b in itertools.combinations(hs, 2)])
-    print(f'gates over {len(cands)} images: blur_var min {blur.min():.1f} p10 {np.percentile(blur, 10):.1f} '
-          f'median {np.median(blur):.1f} max {blur.max():.1f} (gate >= 60: {(blur >= 60).mean():.0%} pass); '
+    "The gates' own scores at default settings (facesynth_nb.gates.evaluate): blur variance, faces, pHash distances."
+    from facesynth_nb import gates
+    cfg = RunConfig()
+    sc = [gates.evaluate(c.image, cfg) for c in cands]
+    blur = np.array([s['blur_var'] for s in sc])
+    faces = np.bincount([s['face_count'] for s in sc]).tolist()
+    hs = [int(s['phash'], 16) for s in sc]
+    d = np.array([bin(a ^ b).count('1') for a, b in itertools.combinations(hs, 2)])
+    print(f'gates over {len(cands)} images (defaults: {cfg.image_size}² {cfg.color_mode}, blur_var >= {cfg.blur_var_min}, '
+          f'pHash distance > {cfg.hash_dist_max}): blur_var min {blur.min():.1f} p10 {np.percentile(blur, 10):.1f} '
+          f'median {np.median(blur):.1f} max {blur.max():.1f} ({(blur >= cfg.blur_var_min).mean():.0%} pass); '
           f'pHash distance min {d.min()} p5 {np.percentile(d, 5):.0f} median {np.median(d):.0f} '
-          f'(pairs > 4: {(d > 4).mean():.1%})')
+          f'({(d > cfg.hash_dist_max).mean():.1%} of pairs apart); images by face count {faces}')
 
 def device_name(gen):
     import torch
@@ -115,7 +117,7 @@ def main(argv=None):
     ap.add_argument('--channels-last', action='store_true')
     ap.add_argument('--peak-tflops', type=float, default=800.0, help='dense bf16/fp16 TFLOP/s of the GPU (H100 measured ~800)')
     ap.add_argument('--rounds', type=int, default=None, help='timed rounds per batch size, fastest kept (default 3 on CPU, 1 on GPU)')
-    ap.add_argument('--gates', action='store_true', help='print blur and pHash figures of the images (needs cv2, imagehash)')
+    ap.add_argument('--gates', action='store_true', help="print the gates' scores of the last run's images (facesynth_nb.gates)")
     a = ap.parse_args(argv)
     steps = a.steps or (10 if a.model == 'builtin:tiny' else 30)
     cfg = RunConfig(model_id=a.model, gen_size=a.size, num_inference_steps=steps, guidance_scale=a.guidance,

@@ -6,16 +6,16 @@
 __all__ = ['log', 'add_config_options', 'config_from_args', 'cmd_run', 'cmd_plan', 'cmd_report', 'cmd_check', 'cmd_demo',
            'build_parser', 'main']
 
-# %% ../nbs/91_cli.ipynb #827d2532
+# %% ../nbs/91_cli.ipynb #473d2e5c
 import argparse, dataclasses, json, logging, shlex, sys
 from pathlib import Path
 from fastcore.docments import docments
 from .config import RunConfig, FacesynthError, ConfigError, load_config, get_logger
 
-# %% ../nbs/91_cli.ipynb #f095597f
+# %% ../nbs/91_cli.ipynb #67a03593
 log = get_logger(__name__)
 
-# %% ../nbs/91_cli.ipynb #bae36b90
+# %% ../nbs/91_cli.ipynb #66832b84
 def _parse_value(name:str, default, text:str):
     "Parse the command-line `text` of field `name` like its `default`."
     try:
@@ -33,7 +33,7 @@ def _parse_value(name:str, default, text:str):
         return text
     except ValueError: raise ConfigError(f"--{name} {text!r}: expected a value like {default!r}") from None
 
-# %% ../nbs/91_cli.ipynb #859c3353
+# %% ../nbs/91_cli.ipynb #a1aa7613
 def _field_defaults()->dict:
     return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory()) for f in dataclasses.fields(RunConfig)}
 
@@ -52,7 +52,7 @@ def config_from_args(a:argparse.Namespace)->RunConfig:
     over = {n: _parse_value(n, defaults[n], v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
     return load_config(getattr(a, 'config', None), **over)
 
-# %% ../nbs/91_cli.ipynb #8adb9275
+# %% ../nbs/91_cli.ipynb #9ffa7c82
 def cmd_run(a)->int:
     "Run the whole pipeline (or only plan it with --dry-run)."
     from facesynth_nb.pipeline import run_pipeline
@@ -76,9 +76,11 @@ def cmd_report(a)->int:
 def cmd_check(a)->int:
     "Run the integrity checks on an out_dir; exit 1 when one fails."
     from facesynth_nb.check import check_outputs
-    fails = [c for c in check_outputs(a.out_dir) if not c['ok']]
-    for c in check_outputs(a.out_dir) if not fails else fails:
+    checks = check_outputs(a.out_dir)
+    fails = [c for c in checks if not c['ok']]
+    for c in fails or checks:
         print(f"{'ok  ' if c['ok'] else 'FAIL'} {c['check']}: {c.get('detail', '')}")
+        for f in c.get('files', [])[:10]: print(f"     {f}")
     return 1 if fails else 0
 
 def cmd_demo(a)->int:
@@ -87,7 +89,7 @@ def cmd_demo(a)->int:
     res = run_demo(out_dir=a.out_dir, raw_root=a.raw_root, model_id=a.model_id, restart=a.restart)
     print(f"report: {res.report}"); return 0 if res.ok else 1
 
-# %% ../nbs/91_cli.ipynb #56dcd287
+# %% ../nbs/91_cli.ipynb #72bbed9b
 def build_parser()->argparse.ArgumentParser:
     "The `facesynth` argument parser."
     p = argparse.ArgumentParser(prog='facesynth', description='Grow a facial-expression dataset with filtered synthetic faces.')
@@ -113,7 +115,7 @@ def build_parser()->argparse.ArgumentParser:
     d.set_defaults(fn=cmd_demo)
     return p
 
-# %% ../nbs/91_cli.ipynb #4ae9b096
+# %% ../nbs/91_cli.ipynb #ad467388
 def main(argv:list|None=None)->int:
     "Entry point of the `facesynth` console script; returns the exit code."
     a = build_parser().parse_args(argv)

@@ -7,7 +7,7 @@ __all__ = ['log', 'REASONS', 'DETECTORS', 'GATES', 'to_mode', 'square_box', 'to_
            'crop_face', 'load_cascade', 'HaarDetector', 'register_detector', 'get_detector', 'init_worker',
            'face_detection_rates', 'laplacian_var', 'phash_of', 'Gate', 'evaluate', 'decide']
 
-# %% ../nbs/30_gates.ipynb #680df906
+# %% ../nbs/30_gates.ipynb #a91b2323
 import functools, time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -18,11 +18,11 @@ from PIL import Image
 from .config import RunConfig, ConfigError, CheckFailed, get_logger
 from .hashindex import NearDupIndex, phash_int, phash_hex
 
-# %% ../nbs/30_gates.ipynb #655eb9f9
+# %% ../nbs/30_gates.ipynb #b5b3671b
 log = get_logger(__name__)
 REASONS = ('nsfw_flagged', 'face', 'blur', 'near_duplicate')   # every reject reason of a synthetic candidate
 
-# %% ../nbs/30_gates.ipynb #faa68f96
+# %% ../nbs/30_gates.ipynb #d980ecde
 def to_mode(img:Image.Image, mode:str)->Image.Image:
     "`img` in PIL `mode` (L or RGB); 16-bit and float images are scaled to 0-255, alpha is dropped."
     if img.mode == mode: return img
@@ -46,7 +46,7 @@ def to_export(
     im = to_mode(img, mode)
     return im.resize((size, size), Image.LANCZOS, box=square_box(*im.size), reducing_gap=3.0)
 
-# %% ../nbs/30_gates.ipynb #22634327
+# %% ../nbs/30_gates.ipynb #2eb3f826
 def assert_export(img:Image.Image, cfg:RunConfig)->Image.Image:
     "Return `img` if it is exactly `cfg.image_size`² in `cfg.color_mode`, else raise `CheckFailed`."
     want = (cfg.image_size, cfg.image_size)
@@ -55,7 +55,7 @@ def assert_export(img:Image.Image, cfg:RunConfig)->Image.Image:
                           f"expected mode {cfg.color_mode} size {want[0]}x{want[1]}")
     return img
 
-# %% ../nbs/30_gates.ipynb #b810aaa3
+# %% ../nbs/30_gates.ipynb #fa828a71
 def export_box(box, src_size:tuple, size:int)->tuple:
     "`box` (x, y, w, h) on an image of `src_size` mapped into its exported `size`² frame, clamped."
     l, t, r, b = square_box(*src_size); k = size / (r - l)
@@ -67,7 +67,7 @@ def box_str(box)->str:
     "`box` as `'x,y,w,h'`, or `''` when there is none."
     return '' if box is None else ','.join(str(int(v)) for v in box)
 
-# %% ../nbs/30_gates.ipynb #fc43c7c1
+# %% ../nbs/30_gates.ipynb #9088a107
 def crop_face(
     img:Image.Image,  # the image the box was found on
     box,              # (x, y, w, h) face box on img
@@ -80,16 +80,16 @@ def crop_face(
     x0 = min(max(x + w / 2 - side / 2, 0), W - side); y0 = min(max(y + h / 2 - side / 2, 0), H - side)
     return img.resize((size, size), Image.LANCZOS, box=(x0, y0, x0 + side, y0 + side))
 
-# %% ../nbs/30_gates.ipynb #306029c6
+# %% ../nbs/30_gates.ipynb #4a773a18
 @functools.lru_cache(maxsize=None)
-def load_cascade(file:str)->cv2.CascadeClassifier:
+def load_cascade(file:str)->'cv2.CascadeClassifier':
     "The OpenCV cascade `file` (a name in `cv2.data.haarcascades` or a path), loaded once per process."
     path = file if '/' in file else cv2.data.haarcascades + file
     c = cv2.CascadeClassifier(path)
     if c.empty(): raise ConfigError(f"cannot load the face cascade {path!r} (opencv-python-headless<5 ships them)")
     return c
 
-# %% ../nbs/30_gates.ipynb #b826467d
+# %% ../nbs/30_gates.ipynb #ae94585e
 @dataclass(frozen=True)
 class HaarDetector:
     "OpenCV Haar cascade face detector run on a downscaled gray copy with a border."
@@ -120,7 +120,7 @@ class HaarDetector:
         boxes = [tuple(int(round(v / k)) for v in (x - b, y - b, w, h)) for x, y, w, h in np.reshape(found, (-1, 4))]
         return sorted(boxes, key=lambda t: (-t[2] * t[3], t[1], t[0]))
 
-# %% ../nbs/30_gates.ipynb #d6d24efe
+# %% ../nbs/30_gates.ipynb #236a39f5
 DETECTORS = {
     'haar_default': functools.partial(HaarDetector, 'haar_default', 'haarcascade_frontalface_default.xml'),
     'haar_alt': functools.partial(HaarDetector, 'haar_alt', 'haarcascade_frontalface_alt.xml'),
@@ -140,13 +140,13 @@ def get_detector(name:str, **params):
     if name not in DETECTORS: raise ConfigError(f"RunConfig.face_detector={name!r} is not allowed: expected one of {sorted(DETECTORS)}")
     return _cached_detector(name, tuple(sorted(params.items())))
 
-# %% ../nbs/30_gates.ipynb #d2a44e5d
+# %% ../nbs/30_gates.ipynb #088e8a38
 def init_worker(detector:str|None=None)->None:
     "Initializer of a gate worker process: single-threaded OpenCV, the detector `detector` preloaded."
     cv2.setNumThreads(1)
     if detector: get_detector(detector).detect(np.zeros((32, 32), np.uint8))
 
-# %% ../nbs/30_gates.ipynb #15cb4815
+# %% ../nbs/30_gates.ipynb #6294ea1f
 def face_detection_rates(
     detector,    # object with detect(gray)
     images:list, # PIL images
@@ -157,7 +157,7 @@ def face_detection_rates(
     return dict(found=float(np.mean([c >= 1 for c in counts])), single=float(np.mean([c == 1 for c in counts])),
                 ms=1000 * (time.perf_counter() - t0) / max(len(images), 1))
 
-# %% ../nbs/30_gates.ipynb #6053860d
+# %% ../nbs/30_gates.ipynb #018ebecf
 def laplacian_var(img:Image.Image)->float:
     "Variance of `cv2.Laplacian` (CV_64F) of `img` in grayscale: low means blurry."
     return float(cv2.Laplacian(np.asarray(to_mode(img, 'L')), cv2.CV_64F).var())
@@ -166,7 +166,7 @@ def phash_of(img:Image.Image, hash_size:int=8)->str:
     "Hex pHash (`imagehash.phash`, `hash_size`² bits) of `img`."
     return phash_hex(phash_int(imagehash.phash(img, hash_size=hash_size)), hash_size * hash_size)
 
-# %% ../nbs/30_gates.ipynb #b375f158
+# %% ../nbs/30_gates.ipynb #fcd4b90d
 @dataclass(frozen=True)
 class Gate:
     "A quality gate: `name` is the reject reason, `scores` the columns it records, `passes` its verdict."
@@ -194,7 +194,7 @@ GATES = {g.name: g for g in [
          lambda s, p: s.get('nearest_dist') is None or s['nearest_dist'] > p['hash_dist_max']),
 ]}
 
-# %% ../nbs/30_gates.ipynb #4c3c8bd1
+# %% ../nbs/30_gates.ipynb #714e19ef
 def _detector(cfg, detector):
     if detector is None: return get_detector(cfg.face_detector)
     return get_detector(detector) if isinstance(detector, str) else detector
@@ -218,7 +218,7 @@ def evaluate(
                 blur_var=laplacian_var(egray), phash=phash_of(egray, cfg.phash_size),
                 exported=exported, cropped=cropped and assert_export(cropped, cfg))
 
-# %% ../nbs/30_gates.ipynb #09908f99
+# %% ../nbs/30_gates.ipynb #2a044e68
 def decide(
     scores:dict,           # from `evaluate` (face_count, blur_var, phash)
     index:NearDupIndex,    # originals and accepted synthetic images so far

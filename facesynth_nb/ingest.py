@@ -10,7 +10,7 @@ __all__ = ['log', 'FER_LABELS', 'SPLIT_ALIASES', 'QUARANTINE_REASONS', 'QUARANTI
            'csv_rows_chunk', 'cache_path', 'load_cache', 'cache_row', 'save_cache', 'add_duplicate_groups',
            'label_conflict_groups', 'duplicate_summary', 'scan_raw_root', 'load_quarantine', 'load_originals']
 
-# %% ../nbs/10_ingest.ipynb #dfe5e9d9
+# %% ../nbs/10_ingest.ipynb #b6d2ce37
 import csv, hashlib, io, json, os, stat, time, unicodedata, warnings
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait, FIRST_COMPLETED
@@ -23,10 +23,10 @@ from .config import RunConfig, InputError, get_logger, progress
 from .io import atomic_write, png_bytes
 from .hashindex import near_duplicate_groups
 
-# %% ../nbs/10_ingest.ipynb #92a13854
+# %% ../nbs/10_ingest.ipynb #f0e7e85b
 log = get_logger(__name__)
 
-# %% ../nbs/10_ingest.ipynb #2c48b08d
+# %% ../nbs/10_ingest.ipynb #6c7970b2
 FER_LABELS = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')  # FER2013 emotion index 0-6
 
 def _norm(s:str)->str: return ' '.join(unicodedata.normalize('NFC', str(s)).split()).lower()
@@ -42,7 +42,7 @@ def normalize_label(
     norm_map = {_norm(k): v for k, v in m.items()}
     return _norm(norm_map.get(key, key))
 
-# %% ../nbs/10_ingest.ipynb #42b6f2de
+# %% ../nbs/10_ingest.ipynb #e3d48c4b
 SPLIT_ALIASES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val', 'validation': 'val',
                  'publictest': 'val', 'test': 'test', 'testing': 'test', 'privatetest': 'test'}
 
@@ -52,7 +52,7 @@ def split_name(
     "The split a folder name or `Usage` value stands for."
     return SPLIT_ALIASES.get(_norm(name).replace(' ', '').replace('_', ''))
 
-# %% ../nbs/10_ingest.ipynb #25a8078c
+# %% ../nbs/10_ingest.ipynb #1c70dfa6
 QUARANTINE_REASONS = ('zero_byte', 'not_image', 'corrupt', 'truncated', 'decompression_bomb',
                       'symlink_outside', 'unreadable', 'csv_malformed')
 QUARANTINE_COLUMNS = ['path', 'reason', 'detail']
@@ -64,7 +64,7 @@ class BadFile(Exception):
         super().__init__(f'{reason}: {detail}'); self.reason, self.detail = reason, detail
     def __reduce__(self): return (BadFile, (self.reason, self.detail))   # crosses to worker processes
 
-# %% ../nbs/10_ingest.ipynb #fea35596
+# %% ../nbs/10_ingest.ipynb #757781be
 def _check_complete(fmt:str, data:bytes):
     "Raise `BadFile('truncated')` when a JPEG or PNG stops before its end marker."
     if fmt in ('JPEG', 'MPO') and data.rfind(b'\xff\xd9') < data.rfind(b'\xff\xda'):
@@ -103,7 +103,7 @@ def decode_image(
     if isinstance(src, bytes): _check_complete(im.format, src)
     return im
 
-# %% ../nbs/10_ingest.ipynb #6f854480
+# %% ../nbs/10_ingest.ipynb #96c50645
 def _scale16(a:np.ndarray)->np.ndarray:
     a = np.clip(a.astype(np.int64), 0, 65535)
     return ((2 * a + 257) // 514).astype(np.uint8)
@@ -126,7 +126,7 @@ def to_gray(
         return Image.alpha_composite(Image.new('RGBA', rgba.size, (255, 255, 255, 255)), rgba).convert('L')
     return im.convert('RGB').convert('L')
 
-# %% ../nbs/10_ingest.ipynb #b091fcea
+# %% ../nbs/10_ingest.ipynb #c2d4c9f2
 def _exif_upright(im:Image.Image)->Image.Image:
     try: o = im.getexif().get(0x0112, 1)
     except Exception: return im
@@ -146,7 +146,7 @@ def read_gray(
     try: return to_gray(im), mode
     except Exception as e: raise BadFile('corrupt', f'cannot convert {mode} to grayscale: {type(e).__name__}: {e}') from None
 
-# %% ../nbs/10_ingest.ipynb #0de6a1a5
+# %% ../nbs/10_ingest.ipynb #7768f8e6
 _TIE_TOL = 1e-3
 
 def _dct_rows(hash_size:int)->np.ndarray:
@@ -173,7 +173,7 @@ def phash_many(
         low[i] = _exact_lowfreq(px[i], hash_size); med[i] = np.median(low[i])
     return [b.tobytes().hex() for b in np.packbits(low > med[:, None], axis=1)]
 
-# %% ../nbs/10_ingest.ipynb #4bdc6026
+# %% ../nbs/10_ingest.ipynb #a90b1036
 def describe_grays(
     grays:list,      # `L` images
     phash_size:int=8,# cfg.phash_size
@@ -187,7 +187,7 @@ def describe_grays(
     std = np.sqrt(np.maximum(hist @ (v * v) / cnt - mean * mean, 0))
     return dict(sha1=sha1, phash=phash_many(grays, phash_size), gray_mean=mean.tolist(), gray_std=std.tolist())
 
-# %% ../nbs/10_ingest.ipynb #b30cc528
+# %% ../nbs/10_ingest.ipynb #90b99e27
 SKIP_NAMES = {'thumbs.db', 'ehthumbs.db', 'desktop.ini', '__macosx', '@eadir'}
 
 def _skipped(name:str)->bool: return name.startswith('.') or name.lower() in SKIP_NAMES
@@ -211,7 +211,7 @@ def _entry(e:os.DirEntry, rel:str, real_root:str):
     except FileNotFoundError: return ('bad', 'unreadable', 'broken symlink or vanished during the scan')
     except OSError as x: return ('bad', 'unreadable', f'{type(x).__name__}: {x.strerror or x}')
 
-# %% ../nbs/10_ingest.ipynb #6b2901e0
+# %% ../nbs/10_ingest.ipynb #21e81ab3
 def walk_raw_root(
     root:str|Path,    # raw_root folder
     class_depth:int,  # 1: raw_root/<label>/..., 2: raw_root/<split>/<label>/...
@@ -240,7 +240,7 @@ def walk_raw_root(
             else: files.append((r, e.path, kind[1].st_size, kind[1].st_mtime_ns))
     return dict(files=sorted(files), bad=sorted(bad), class_dirs=sorted(class_dirs), loose=sorted(loose))
 
-# %% ../nbs/10_ingest.ipynb #ee947e23
+# %% ../nbs/10_ingest.ipynb #f9a34db2
 def _csv_header(p:Path)->list:
     try:
         with open(p, encoding='utf-8-sig', errors='replace', newline='') as f: return [_norm(c) for c in next(csv.reader(f), [])]
@@ -259,7 +259,7 @@ def find_fer_csv(
                                  + (f"; CSV files there: {', '.join(c.name for c in cands)}" if cands else ''))
     raise InputError(f"{p} holds several FER2013-style CSVs ({', '.join(c.name for c in fer)}); set raw_root to one of them")
 
-# %% ../nbs/10_ingest.ipynb #8cf0a99b
+# %% ../nbs/10_ingest.ipynb #75d7a8a7
 def detect_layout(
     raw_root:str|Path,  # the user's dataset
 )->str:                 # 'folders', 'splits' or 'csv'
@@ -278,7 +278,7 @@ def detect_layout(
     raise InputError(f"raw_root {p} mixes split folders ({', '.join(splits)}) and other folders "
                      f"({', '.join(d for d in dirs if not split_name(d))}); set layout to 'splits' or 'folders'")
 
-# %% ../nbs/10_ingest.ipynb #8b8353c3
+# %% ../nbs/10_ingest.ipynb #67262076
 FER_SIDE = 48
 _DIGITS_SPACE = str.maketrans('', '', '0123456789 ')
 
@@ -302,7 +302,7 @@ def parse_fer_row(
     if a.max() > 255: raise BadFile('csv_malformed', f'pixel value {int(a.max())} > 255')
     return FER_LABELS[int(e)], split, a.astype(np.uint8).reshape(FER_SIDE, FER_SIDE)
 
-# %% ../nbs/10_ingest.ipynb #acf615bb
+# %% ../nbs/10_ingest.ipynb #8f82b422
 def read_fer_csv(
     path:str|Path,  # the FER2013-style CSV
 )->tuple:           # (has_usage, iterator of (row, line, emotion, pixels, usage|None) or (row, line, BadFile))
@@ -334,7 +334,7 @@ def _fer_rows(f, reader, nf, ie, ip, iu):
                 else: row -= 1   # a blank line is not a row (as in pandas)
             row += 1; line = reader.line_num
 
-# %% ../nbs/10_ingest.ipynb #d5dc23c6
+# %% ../nbs/10_ingest.ipynb #18cd90da
 def n_workers(cfg:RunConfig)->int:
     "Worker processes for `cfg.workers` (0 = every core this process may use)."
     if cfg.workers: return cfg.workers
@@ -378,7 +378,7 @@ def _drain(pending, bar, when):
     if bar is not None: bar.update(sum(f.n for f in done))
     return pending
 
-# %% ../nbs/10_ingest.ipynb #6907e1c1
+# %% ../nbs/10_ingest.ipynb #d2c6ca3e
 _BIG_FILE = 32 << 20
 
 def _read_src(path:str, size:int):
@@ -405,7 +405,7 @@ def scan_files_chunk(
         out[i] = ('ok', '', gr.width, gr.height, mode, d['sha1'][k], d['phash'][k], d['gray_mean'][k], d['gray_std'][k])
     return out
 
-# %% ../nbs/10_ingest.ipynb #b6827a4c
+# %% ../nbs/10_ingest.ipynb #41e03c97
 def csv_image_path(
     out_dir:str|Path,  # cfg.out_dir
     split:str,         # 'train', 'val', 'test' or ''
@@ -421,7 +421,7 @@ def _write_once(path:Path, data:bytes)->bool:
     except OSError: pass
     atomic_write(path, data); return True
 
-# %% ../nbs/10_ingest.ipynb #4586321d
+# %% ../nbs/10_ingest.ipynb #7f59c380
 def csv_rows_chunk(
     job:tuple,  # ([(row, line, emotion, pixels, usage) or (row, line, BadFile)], out_dir, label_map, phash_size)
 )->list:        # per row: (row, ('ok', '', label, split, path, nbytes, sha1, phash, mean, std)) or (row, (reason, detail))
@@ -445,7 +445,7 @@ def csv_rows_chunk(
         out[i] = (row, ('ok', '', label, split, path, nb, d['sha1'][k], d['phash'][k], d['gray_mean'][k], d['gray_std'][k]))
     return out
 
-# %% ../nbs/10_ingest.ipynb #f5602c73
+# %% ../nbs/10_ingest.ipynb #3fc5a12c
 CACHE_COLUMNS = ['orig_id', 'size', 'mtime_ns', 'status', 'detail', 'width', 'height', 'mode', 'sha1', 'phash',
                  'gray_mean', 'gray_std', 'label', 'split', 'file_path', 'bytes']
 _CACHE_VERSION = 1
@@ -485,7 +485,7 @@ def save_cache(path:Path, rows:list):
     d = dict(version=_CACHE_VERSION, columns=CACHE_COLUMNS, rows=[[r[c] for c in CACHE_COLUMNS] for r in rows])
     atomic_write(path, json.dumps(d, separators=(',', ':'), ensure_ascii=False))
 
-# %% ../nbs/10_ingest.ipynb #8c0d75e0
+# %% ../nbs/10_ingest.ipynb #5d4c690f
 def add_duplicate_groups(
     df:pd.DataFrame,  # originals: orig_id, label, sha1, phash
     cfg:RunConfig,    # uses hash_dist_max, phash_size
@@ -503,7 +503,7 @@ def add_duplicate_groups(
     df['label_conflict'] = pd.Series([len(labels[g]) > 1 for g in df.near_group], index=df.index, dtype=bool)
     return df
 
-# %% ../nbs/10_ingest.ipynb #18415ee2
+# %% ../nbs/10_ingest.ipynb #564bfccb
 def label_conflict_groups(
     originals:pd.DataFrame,  # the originals table
 )->pd.DataFrame:             # near_group, n, labels ('label:count|...'), pixel_identical, orig_ids ('|'-joined)
@@ -527,7 +527,7 @@ def duplicate_summary(
                 conflict_groups=int(originals[originals.label_conflict].near_group.nunique()),
                 conflict_images=int(originals.label_conflict.sum()))
 
-# %% ../nbs/10_ingest.ipynb #57425272
+# %% ../nbs/10_ingest.ipynb #bb5844d2
 ORIGINALS_COLUMNS = ['orig_id', 'file_path', 'label', 'split', 'width', 'height', 'mode', 'bytes', 'sha1', 'phash',
                      'gray_mean', 'gray_std', 'dup_group', 'near_group', 'label_conflict']
 
@@ -541,7 +541,7 @@ def _check_roots(cfg:RunConfig)->Path:
         raise InputError(f'out_dir {cfg.out} is inside raw_root {raw}: nothing may be written into your data; choose another out_dir')
     return raw
 
-# %% ../nbs/10_ingest.ipynb #b6d7a867
+# %% ../nbs/10_ingest.ipynb #9b5d98eb
 def _chunked(items:list, workers:int, lo:int=64, hi:int=1024)->list:
     size = max(lo, min(hi, -(-len(items) // max(1, 8 * workers))))
     return [items[i:i + size] for i in range(0, len(items), size)]
@@ -568,7 +568,7 @@ def _scan_tree(root:Path, layout:str, cfg:RunConfig, cache:dict)->tuple:
         rows.append(cache_row(rel, size, mtime, r))
     return rows, w, len(todo)
 
-# %% ../nbs/10_ingest.ipynb #ecab6abe
+# %% ../nbs/10_ingest.ipynb #e17461b0
 def _file_rows(rows:list, w:dict, root:Path, layout:str, cfg:RunConfig)->tuple:
     "Originals (dict of columns) and quarantine rows from the cache rows of a folders/splits scan."
     depth = 2 if layout == 'splits' else 1
@@ -596,7 +596,7 @@ def _empty_classes(orig:dict, w:dict, bad:list, layout:str)->list:
     return [f"'{c}' ({nbad[c]} file(s) quarantined)" if c in nbad else f"'{c}' (no image files)"
             for c in w['class_dirs'] if c not in have]
 
-# %% ../nbs/10_ingest.ipynb #0fd41836
+# %% ../nbs/10_ingest.ipynb #bb698790
 def _scan_csv(root:Path, cfg:RunConfig, cache_file:Path)->tuple:
     "Originals (dict of columns), quarantine rows, cache rows and counts of a FER2013 CSV."
     path = find_fer_csv(root); st = path.stat(); name = path.name
@@ -643,7 +643,7 @@ def _remove_stale_csv_images(out:Path, keep:set):
     for p in stale: p.unlink()
     if stale: log.info('removed %d decoded CSV image(s) that no longer match a CSV row', len(stale))
 
-# %% ../nbs/10_ingest.ipynb #126c10f2
+# %% ../nbs/10_ingest.ipynb #6f1a0d97
 def _originals_frame(orig:dict, cfg:RunConfig)->pd.DataFrame:
     df = pd.DataFrame(orig, columns=ORIGINALS_COLUMNS[:12])
     df = df.astype(dict(width='int64', height='int64', bytes='int64', gray_mean='float64', gray_std='float64'))
@@ -656,7 +656,7 @@ def _quarantine_frame(bad:list)->pd.DataFrame:
 def _write_csv(df:pd.DataFrame, path:Path):
     atomic_write(path, df.to_csv(index=False, lineterminator='\n').encode('utf-8'))
 
-# %% ../nbs/10_ingest.ipynb #50058c81
+# %% ../nbs/10_ingest.ipynb #d7a5b5dd
 def scan_raw_root(
     cfg:RunConfig,  # uses raw_root, out_dir, layout, label_map, max_pixels, phash_size, hash_dist_max, workers, progress
 )->pd.DataFrame:    # the originals table (`ORIGINALS_COLUMNS`); attrs: quarantine (rows), scan (dict)
@@ -687,7 +687,7 @@ def scan_raw_root(
     df.attrs.update(quarantine=tuple(q.itertuples(index=False, name=None)), scan=info)
     return df
 
-# %% ../nbs/10_ingest.ipynb #ef0d4dc6
+# %% ../nbs/10_ingest.ipynb #017886db
 def load_quarantine(
     out_dir:str|Path,  # the run's out_dir
 )->pd.DataFrame:       # path, reason, detail (empty when nothing was quarantined or not scanned yet)

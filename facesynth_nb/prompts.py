@@ -6,7 +6,7 @@
 __all__ = ['log', 'DEFAULT_BANK', 'AXES_IN_PERSON', 'BANK_KEYS', 'validate_bank', 'load_prompt_bank', 'prompts_version_hash',
            'check_bank_covers', 'unit_descriptors', 'unit_prompt', 'axis_spread']
 
-# %% ../nbs/16_prompts.ipynb #5911c2bf
+# %% ../nbs/16_prompts.ipynb #d3757150
 import copy, hashlib, json, math, re
 from itertools import combinations
 from pathlib import Path
@@ -15,10 +15,10 @@ import yaml
 from .config import RunConfig, ConfigError, get_logger
 from .ingest import normalize_label
 
-# %% ../nbs/16_prompts.ipynb #6dd6003e
+# %% ../nbs/16_prompts.ipynb #4609b19c
 log = get_logger(__name__)
 
-# %% ../nbs/16_prompts.ipynb #081f9103
+# %% ../nbs/16_prompts.ipynb #3bb759a8
 _TAIL = 'natural skin texture, neutral background, well lit, ultra detailed, photorealistic'
 DEFAULT_BANK = {
     'version': 1,
@@ -53,7 +53,7 @@ DEFAULT_BANK = {
 }
 AXES_IN_PERSON = ('age', 'gender')   # these two name the person; the other axes follow the base prompt
 
-# %% ../nbs/16_prompts.ipynb #82827396
+# %% ../nbs/16_prompts.ipynb #67f9d65b
 BANK_KEYS = ('version', 'prompts', 'axes', 'style_suffixes', 'negative')
 
 def _strs(v, where:str, empty_ok:bool=False)->list:
@@ -95,7 +95,7 @@ def _warn_periods(bank:dict, source:str):
     clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a, b in combinations(lens, 2) if math.gcd(lens[a], lens[b]) > 1]
     if clash: log.warning('%s: list lengths share a factor, so some combinations never occur: %s', source, '; '.join(clash))
 
-# %% ../nbs/16_prompts.ipynb #b0b58904
+# %% ../nbs/16_prompts.ipynb #a55f6ef3
 def load_prompt_bank(
     cfg:RunConfig,  # uses prompts_file
 )->dict:            # the validated prompt bank
@@ -116,7 +116,7 @@ def load_prompt_bank(
     for k in given & {'style_suffixes', 'negative', 'version'}: bank[k] = y[k]
     return validate_bank(bank, f'prompts_file {p}')
 
-# %% ../nbs/16_prompts.ipynb #322425d3
+# %% ../nbs/16_prompts.ipynb #02c23f01
 def prompts_version_hash(
     bank:dict,  # a prompt bank
 )->str:         # 64 hex characters
@@ -134,7 +134,7 @@ def check_bank_covers(
                           f"file and pass it as prompts_file, e.g.\nprompts:\n  {missing[0]}: \"portrait photo of {{person}} ..., "
                           f"expressive {missing[0]} face, {_TAIL}\"")
 
-# %% ../nbs/16_prompts.ipynb #af3ad907
+# %% ../nbs/16_prompts.ipynb #5e666756
 def unit_descriptors(
     bank:dict,   # a prompt bank
     label:str,   # the unit's label
@@ -166,7 +166,7 @@ def unit_prompt(
     rest = [d[k] for k in bank['axes'] if k not in AXES_IN_PERSON] + [d['style']]
     return ', '.join([base] + [x for x in rest if x]), bank['negative']
 
-# %% ../nbs/16_prompts.ipynb #a3e10fe5
+# %% ../nbs/16_prompts.ipynb #619333d8
 def axis_spread(
     bank:dict,          # a prompt bank
     units:pd.DataFrame, # label, index (e.g. `plan.planned_units(plan, cfg)`)

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['log', 'JOURNAL', 'REJECT_THUMBS_PER_REASON', 'META_COLS', 'Interrupted', 'StopFlag', 'LabelState', 'label_states',
-           'load_decisions', 'build_index', 'next_units', 'gate_job', 'make_pool', 'decide_candidate', 'write_accepted',
+           'load_decisions', 'build_index', 'next_block', 'gate_job', 'make_pool', 'decide_candidate', 'write_accepted',
            'keep_reject_thumb', 'provenance_text', 'synthetic_table', 'write_synthetic_meta', 'make_unit', 'synthesize']
 
-# %% ../nbs/38_synth.ipynb #bd1bbeb7
+# %% ../nbs/38_synth.ipynb #619590ea
 import json, math, os, signal, time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -24,12 +24,12 @@ from .prompts import unit_prompt, prompts_version_hash
 from .generate import WorkUnit, Candidate, get_generator
 from . import gates, post
 
-# %% ../nbs/38_synth.ipynb #c6295c0c
+# %% ../nbs/38_synth.ipynb #2ef68942
 log = get_logger(__name__)
 JOURNAL = 'journal.jsonl'
 REJECT_THUMBS_PER_REASON = 6
 
-# %% ../nbs/38_synth.ipynb #5faf551f
+# %% ../nbs/38_synth.ipynb #fce00b52
 class Interrupted(FacesynthError):
     "The run was stopped by a signal after journaling its last batch; rerun the same command to resume."
     exit_code = 130
@@ -48,7 +48,7 @@ class StopFlag:
     def __exit__(self, *exc):
         for s, h in self._old.items(): signal.signal(s, h)
 
-# %% ../nbs/38_synth.ipynb #251cd398
+# %% ../nbs/38_synth.ipynb #b1a22945
 @dataclass
 class LabelState:
     "Progress of one label: planned and accepted counts, the next index to decide, and why it ended."
@@ -69,7 +69,7 @@ class LabelState:
         if self.accepted >= self.planned: return ''
         return 'source_exhausted' if self.exhausted else 'max_candidates' if self.decided >= self.max_candidates else ''
 
-# %% ../nbs/38_synth.ipynb #89f7b802
+# %% ../nbs/38_synth.ipynb #b9ee5b50
 def label_states(plan:pd.DataFrame, records:list)->dict:
     "Rebuild each label's `LabelState` from the plan and the journal `records`."
     st = {lb: LabelState(lb, int(r.planned), int(r.max_candidates)) for lb, r in plan.iterrows()}
@@ -81,7 +81,7 @@ def label_states(plan:pd.DataFrame, records:list)->dict:
         s.exhausted |= r['status'] == 'exhausted'
     return st
 
-# %% ../nbs/38_synth.ipynb #147b163a
+# %% ../nbs/38_synth.ipynb #494fb172
 def load_decisions(out_dir:str|Path)->list:
     "The journal's records, first decision of each unit only (a resumed run never decides a unit twice)."
     seen, out = set(), []
@@ -90,7 +90,7 @@ def load_decisions(out_dir:str|Path)->list:
         seen.add(r.get('unit_id')); out.append(r)
     return out
 
-# %% ../nbs/38_synth.ipynb #d2c8903f
+# %% ../nbs/38_synth.ipynb #ca900efc
 def build_index(originals:pd.DataFrame, records:list, cfg:RunConfig)->NearDupIndex:
     "Near-duplicate index over every original and every accepted synthetic image, in decision order."
     idx = NearDupIndex(max_dist=cfg.hash_dist_max, bits=cfg.phash_size**2)
@@ -99,22 +99,18 @@ def build_index(originals:pd.DataFrame, records:list, cfg:RunConfig)->NearDupInd
         if r['status'] == 'accepted': idx.add(r['unit_id'], phash_int(r['phash']))
     return idx
 
-# %% ../nbs/38_synth.ipynb #8a126602
-def next_units(states:dict, pending:dict, batch_size:int, accept_rate:float)->list:
-    "The `(label, index)` pairs to generate next, in decision order, at most `batch_size`."
-    out = []
+# %% ../nbs/38_synth.ipynb #70b6d514
+def next_block(states:dict, pending:dict, batch_size:int, accept_rate:float)->tuple:
+    "`(label, first index of the block, first index to keep)` of the block to generate next, or None."
     for lb in sorted(states):
-        s = states[lb]
-        if s.done: continue
-        ahead = len(pending.get(lb, ()))
-        start = s.next_index + ahead
-        want = min(math.ceil(s.remaining / accept_rate) - ahead, s.max_candidates - s.decided - ahead)
-        want = max(want, 1 if ahead == 0 else 0)
-        for i in range(start, start + min(want, batch_size - len(out))): out.append((lb, i))
-        if len(out) >= batch_size: break
-    return out
+        s = states[lb]; ahead = len(pending.get(lb, ()))
+        start = s.next_index + ahead                          # first unit neither decided nor generated
+        if s.done or start >= s.max_candidates: continue
+        if ahead and math.ceil(s.remaining / accept_rate) <= ahead: continue   # enough in flight: look ahead
+        return lb, start // batch_size * batch_size, start
+    return None
 
-# %% ../nbs/38_synth.ipynb #11c4eb9c
+# %% ../nbs/38_synth.ipynb #e84bb83c
 def gate_job(image:Image.Image, cfg:RunConfig, text:dict)->dict:
     "CPU work for one candidate: gate scores, the exported PNG bytes (with `text` chunks), the crop's bytes."
     sc = gates.evaluate(image, cfg)
@@ -124,7 +120,7 @@ def gate_job(image:Image.Image, cfg:RunConfig, text:dict)->dict:
     out['thumb'] = png_bytes(sc['exported'].resize((96, 96)))
     return out
 
-# %% ../nbs/38_synth.ipynb #9104e960
+# %% ../nbs/38_synth.ipynb #8574450b
 class _InlinePool:
     "Executor stand-in that runs jobs at once (workers=1, or inside a worker)."
     def submit(self, fn, *a, **kw):
@@ -140,9 +136,10 @@ def make_pool(cfg:RunConfig):
     n = cfg.workers or os.cpu_count() or 1
     if n <= 1: return _InlinePool()
     return ProcessPoolExecutor(max_workers=n, mp_context=get_context('spawn'),
-                               initializer=gates.init_worker, initargs=(cfg.face_detector,))
+                               initializer=gates.init_worker,
+                               initargs=(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None,))
 
-# %% ../nbs/38_synth.ipynb #6fa3d450
+# %% ../nbs/38_synth.ipynb #e548b96b
 def decide_candidate(cand:Candidate, scores:dict|None, index:NearDupIndex, cfg:RunConfig, ctx:dict)->dict:
     "The journal record for one candidate: its unit, generation record, scores and verdict."
     u, rec = cand.unit, cand.record
@@ -159,7 +156,7 @@ def decide_candidate(cand:Candidate, scores:dict|None, index:NearDupIndex, cfg:R
     r.update(nearest_id=nid or '', nearest_dist=nd)
     return {**r, 'status': 'rejected' if reason else 'accepted', 'reason': reason}
 
-# %% ../nbs/38_synth.ipynb #7ab3eb83
+# %% ../nbs/38_synth.ipynb #891c3002
 def write_accepted(r:dict, res:dict, out_dir:Path)->dict:
     "Write an accepted candidate's PNG (and crop) under out_dir; return `r` with paths and sha256."
     rel = Path('synthetic')/r['label']/f"{r['unit_id']}.png"
@@ -176,13 +173,13 @@ def keep_reject_thumb(r:dict, res:dict|None, out_dir:Path, counts:Counter):
     counts[r['reason']] += 1
     atomic_write(out_dir/'rejects'/r['reason']/f"{r['unit_id']}.png", res['thumb'])
 
-# %% ../nbs/38_synth.ipynb #51dd572b
+# %% ../nbs/38_synth.ipynb #5f33e392
 def provenance_text(u:WorkUnit, rec:dict, ctx:dict)->dict:
     "PNG text chunks that make a single file traceable: A1111-style `parameters`, and the full record as JSON."
     return post.png_text_chunks({**rec, 'unit_id': u.unit_id, 'prompt': u.prompt, 'negative_prompt': u.negative_prompt,
                                  'seed': u.seed, **ctx})
 
-# %% ../nbs/38_synth.ipynb #617c3f8a
+# %% ../nbs/38_synth.ipynb #a1232e29
 META_COLS = ['unit_id', 'label', 'index', 'path', 'sha256', 'prompt', 'negative_prompt', 'seed', 'model_id',
              'model_revision', 'scheduler', 'steps', 'guidance', 'gen_width', 'gen_height', 'dtype', 'device',
              'config_hash', 'prompts_version_hash', 'face_count', 'face_box', 'blur_var', 'phash', 'nearest_id',
@@ -195,7 +192,7 @@ def synthetic_table(records:list)->pd.DataFrame:
     cols = META_COLS + [c for c in df.columns if c not in META_COLS and c not in ('status', 'reason', 'detail')]
     return df[cols].sort_values(['label', 'index'], kind='stable').reset_index(drop=True)
 
-# %% ../nbs/38_synth.ipynb #788d8766
+# %% ../nbs/38_synth.ipynb #e754b6f1
 def write_synthetic_meta(table:pd.DataFrame, out_dir:str|Path)->list:
     "Write `synthetic_meta.csv`, `synthetic_meta.jsonl` (and `synthetic_meta_cropped.csv` when cropping)."
     out = Path(out_dir)
@@ -209,7 +206,7 @@ def write_synthetic_meta(table:pd.DataFrame, out_dir:str|Path)->list:
         atomic_write(out/'synthetic_meta_cropped.csv', c.to_csv(index=False)); paths.append(out/'synthetic_meta_cropped.csv')
     return paths
 
-# %% ../nbs/38_synth.ipynb #6dffdc22
+# %% ../nbs/38_synth.ipynb #75ad11ec
 @dataclass
 class _Loop:
     cfg: RunConfig
@@ -263,7 +260,7 @@ class _Loop:
     @property
     def n_pending(self)->int: return sum(len(q) for q in self.pending.values())
 
-# %% ../nbs/38_synth.ipynb #d456e92e
+# %% ../nbs/38_synth.ipynb #c018e7a0
 def _batch_size(cfg:RunConfig, gen)->int:
     bs = getattr(gen, 'batch_size', None)
     return int(bs) if isinstance(bs, int) and bs > 0 else cfg.batch_size if isinstance(cfg.batch_size, int) else 4
@@ -273,7 +270,7 @@ def make_unit(label:str, index:int, bank:dict, cfg:RunConfig)->WorkUnit:
     p, n = unit_prompt(bank, label, index)
     return WorkUnit(label, index, unit_seed(cfg, label, index), p, n)
 
-# %% ../nbs/38_synth.ipynb #5dbc9663
+# %% ../nbs/38_synth.ipynb #da174be6
 def synthesize(originals:pd.DataFrame,  # the originals table (its pHashes seed the near-duplicate index)
                plan:pd.DataFrame,       # the plan table: `planned` and `max_candidates` per label
                bank:dict,               # the prompt bank
@@ -296,7 +293,7 @@ def synthesize(originals:pd.DataFrame,  # the originals table (its pHashes seed 
     write_synthetic_meta(table, out)
     return table
 
-# %% ../nbs/38_synth.ipynb #05399a04
+# %% ../nbs/38_synth.ipynb #dd57bd25
 def _check_accepted_files(records:list, out:Path):
     missing = [r['path'] for r in records if r['status'] == 'accepted' and not (out/r['path']).is_file()]
     if missing: raise FacesynthError(f"{len(missing)} accepted image(s) in {out/JOURNAL} are missing on disk, e.g. "
@@ -305,18 +302,19 @@ def _check_accepted_files(records:list, out:Path):
 def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal, records)->list:
     gen = generator or get_generator(cfg)
     loop = _Loop(cfg, ctx, states, build_index(originals, records, cfg), make_pool(cfg), cfg.out)
-    bs, new_all, t0 = _batch_size(cfg, gen), [], time.time()
+    new_all, t0 = [], time.time()
     bar = progress(range(sum(s.planned for s in states.values())), cfg.progress, desc='synthesize', unit='img')
     bar_update = getattr(bar, 'update', lambda n: None)
     bar_update(sum(min(s.accepted, s.planned) for s in states.values()))
     try:
         while not all(s.done for s in states.values()):
+            bs = _batch_size(cfg, gen)                     # re-read: the generator may have halved it after an OOM
             ahead = {lb: range(len(q)) for lb, q in loop.pending.items()}
             first = min(lb for lb, s in states.items() if not s.done)
-            budget = bs if not loop.pending.get(first) else min(bs, max(0, 4 * bs - loop.n_pending))
-            todo = next_units(states, ahead, budget, cfg.expected_accept_rate)
-            if todo: loop.submit(gen.generate([make_unit(lb, i, bank, cfg) for lb, i in todo]))
-            new = loop.decide(wait_all=not todo)
+            blk = next_block(states, ahead, bs, cfg.expected_accept_rate) if (not loop.pending.get(first)
+                                                                                or loop.n_pending + bs <= 4 * bs) else None
+            if blk: loop.submit(_generate_block(gen, blk, bs, states, bank, cfg))
+            new = loop.decide(wait_all=not blk)
             journal.append(new); new_all += new
             n_acc = sum(r['status'] == 'accepted' for r in new)
             if n_acc: bar_update(n_acc)
@@ -330,6 +328,12 @@ def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal,
         if generator is None: getattr(gen, 'close', lambda: None)()
         getattr(bar, 'close', lambda: None)()
     return new_all
+
+def _generate_block(gen, blk:tuple, bs:int, states:dict, bank:dict, cfg:RunConfig)->list:
+    "Generate a whole block; keep the candidates from `keep` on, below the label's candidate budget."
+    lb, b0, keep = blk
+    cands = gen.generate([make_unit(lb, i, bank, cfg) for i in range(b0, b0 + bs)])
+    return [c for c in cands if keep <= c.unit.index < states[lb].max_candidates]
 
 def _log_progress(loop, new_all, t0, bar):
     if not new_all or loop.batch_no % 10: return
