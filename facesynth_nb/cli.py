@@ -6,16 +6,16 @@
 __all__ = ['log', 'add_config_options', 'config_from_args', 'cmd_run', 'cmd_plan', 'cmd_report', 'cmd_check', 'cmd_demo',
            'build_parser', 'main']
 
-# %% ../nbs/91_cli.ipynb #473d2e5c
+# %% ../nbs/91_cli.ipynb #1e3edb96
 import argparse, dataclasses, json, logging, shlex, sys
 from pathlib import Path
 from fastcore.docments import docments
 from .config import RunConfig, FacesynthError, ConfigError, load_config, get_logger
 
-# %% ../nbs/91_cli.ipynb #67a03593
+# %% ../nbs/91_cli.ipynb #02a18ab9
 log = get_logger(__name__)
 
-# %% ../nbs/91_cli.ipynb #66832b84
+# %% ../nbs/91_cli.ipynb #2957d633
 def _parse_value(name:str, default, text:str):
     "Parse the command-line `text` of field `name` like its `default`."
     try:
@@ -33,7 +33,7 @@ def _parse_value(name:str, default, text:str):
         return text
     except ValueError: raise ConfigError(f"--{name} {text!r}: expected a value like {default!r}") from None
 
-# %% ../nbs/91_cli.ipynb #a1aa7613
+# %% ../nbs/91_cli.ipynb #7ac9deba
 def _field_defaults()->dict:
     return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory()) for f in dataclasses.fields(RunConfig)}
 
@@ -52,7 +52,7 @@ def config_from_args(a:argparse.Namespace)->RunConfig:
     over = {n: _parse_value(n, defaults[n], v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
     return load_config(getattr(a, 'config', None), **over)
 
-# %% ../nbs/91_cli.ipynb #9ffa7c82
+# %% ../nbs/91_cli.ipynb #4db369b3
 def cmd_run(a)->int:
     "Run the whole pipeline (or only plan it with --dry-run)."
     from facesynth_nb.pipeline import run_pipeline
@@ -60,7 +60,7 @@ def cmd_run(a)->int:
     res = run_pipeline(cfg, restart=a.restart, force=a.force, dry_run=a.dry_run)
     if a.dry_run:
         print(res.plan.to_string()); print(json.dumps(res.estimate, indent=2)); return 0
-    print(f"report: {res.report}"); return 0 if res.ok else 1
+    print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
 
 def cmd_plan(a)->int:
     "Scan raw_root, print the plan and write plan.csv; no model is loaded."
@@ -71,7 +71,7 @@ def cmd_plan(a)->int:
 def cmd_report(a)->int:
     "Re-render the findings report of an existing out_dir from its files."
     from facesynth_nb.pipeline import rerender_report
-    print(f"report: {rerender_report(a.out_dir)}"); return 0
+    print(f"report: {Path(rerender_report(a.out_dir)).resolve()}"); return 0
 
 def cmd_check(a)->int:
     "Run the integrity checks on an out_dir; exit 1 when one fails."
@@ -87,9 +87,9 @@ def cmd_demo(a)->int:
     "Run the pipeline on the embedded demo (real faces shipped in scikit-image) or on --raw_root."
     from facesynth_nb.pipeline import run_demo
     res = run_demo(out_dir=a.out_dir, raw_root=a.raw_root, model_id=a.model_id, restart=a.restart)
-    print(f"report: {res.report}"); return 0 if res.ok else 1
+    print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
 
-# %% ../nbs/91_cli.ipynb #72bbed9b
+# %% ../nbs/91_cli.ipynb #423342c0
 def build_parser()->argparse.ArgumentParser:
     "The `facesynth` argument parser."
     p = argparse.ArgumentParser(prog='facesynth', description='Grow a facial-expression dataset with filtered synthetic faces.')
@@ -115,7 +115,7 @@ def build_parser()->argparse.ArgumentParser:
     d.set_defaults(fn=cmd_demo)
     return p
 
-# %% ../nbs/91_cli.ipynb #ad467388
+# %% ../nbs/91_cli.ipynb #fc5d0009
 def main(argv:list|None=None)->int:
     "Entry point of the `facesynth` console script; returns the exit code."
     a = build_parser().parse_args(argv)
