@@ -9,7 +9,7 @@ __all__ = ['log', 'MANIFEST_COLUMNS', 'SOURCE_CHUNK', 'PACKAGES', 'MIRROR_INDEX'
            'package_versions', 'gpu_info', 'git_commit', 'env_report', 'write_env_report', 'check_mirror_root',
            'mirror_curated', 'export_run']
 
-# %% ../nbs/50_export.ipynb #958fca24
+# %% ../nbs/50_export.ipynb #02a276fa
 import datetime, hashlib, importlib, importlib.metadata as ilm, json, multiprocessing as mp, os, platform, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 from pathlib import Path
@@ -18,32 +18,23 @@ from PIL import Image, ImageOps
 from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash, config_to_dict)
 from .io import atomic_write, atomic_write_json, save_png_atomic, sha256_file, TMP_SUFFIX
 from .curate import make_label_map, balance_table, cap_table, label_conflicts, cross_split_groups, CURATED_COLUMNS
+from .gates import to_export
 
-# %% ../nbs/50_export.ipynb #a1f1f6e9
+# %% ../nbs/50_export.ipynb #fd800829
 log = get_logger(__name__)
 MANIFEST_COLUMNS = ['path', 'label', 'label_index', 'source', 'origin', 'group_id']
 SOURCE_CHUNK = 'facesynth_source_sha256'   # PNG text chunk: sha256 of the file a converted image came from
 
-# %% ../nbs/50_export.ipynb #757d2b30
-def _to_mode(im:Image.Image, mode:str)->Image.Image:
-    if im.mode in ('I;16', 'I;16B', 'I;16L', 'I;16N', 'I'):
-        a = np.asarray(im, dtype=np.float64)
-        im = Image.fromarray(np.clip(np.round(a / 257 if a.max() > 255 else a), 0, 255).astype(np.uint8))
-    return im if im.mode == mode else im.convert(mode)
-
+# %% ../nbs/50_export.ipynb #f2d8016c
 def prepare_image(
     path:str|Path,  # source image file
     size:int,       # output width = height
     mode:str,       # output PIL mode ('L' or 'RGB')
 )->Image.Image:     # size × size image in `mode`
     "Load an image, orient it, convert it to `mode`, centre-crop it to a square and resize it to `size`."
-    with Image.open(path) as im:
-        im = _to_mode(ImageOps.exif_transpose(im), mode)
-    w, h = im.size; s = min(w, h)
-    if w != h: im = im.crop(((w - s)//2, (h - s)//2, (w - s)//2 + s, (h - s)//2 + s))
-    return im if im.size == (size, size) else im.resize((size, size), Image.LANCZOS)
+    with Image.open(path) as im: return to_export(ImageOps.exif_transpose(im), size, mode)
 
-# %% ../nbs/50_export.ipynb #796e94bc
+# %% ../nbs/50_export.ipynb #295758fa
 def matches_target(
     path:str|Path,  # source image file
     size:int,       # target width = height
@@ -70,7 +61,7 @@ def _link(src:Path, dest:Path)->bool:
     except OSError as e:
         tmp.unlink(missing_ok=True); log.debug('cannot hard-link %s: %s', src, e); return False
 
-# %% ../nbs/50_export.ipynb #fbea557c
+# %% ../nbs/50_export.ipynb #0f64f96f
 def _converted_is_current(dest:Path, digest:str, size:int, mode:str)->bool:
     try:
         with Image.open(dest) as im:
@@ -98,7 +89,7 @@ def export_file(
     save_png_atomic(prepare_image(src, cfg.image_size, cfg.color_mode), dest, {SOURCE_CHUNK: digest})
     return 'converted'
 
-# %% ../nbs/50_export.ipynb #f00cc376
+# %% ../nbs/50_export.ipynb #be44f521
 def _check_label(label:str):
     if not label or label in ('.', '..') or '/' in label or '\\' in label or label.startswith('.'):
         raise InputError(f"label {label!r} cannot be a folder name under curated/<split>/")
@@ -114,7 +105,7 @@ def curated_paths(
     if len(dup): raise InputError(f"two curated items share a path: {dup.iloc[0]}")
     return kept.sort_values('path', ignore_index=True)
 
-# %% ../nbs/50_export.ipynb #1020d00d
+# %% ../nbs/50_export.ipynb #da559c5d
 def _guard_out(cfg:RunConfig)->Path:
     root = (cfg.out/'curated').resolve()
     if cfg.raw_root:
@@ -137,7 +128,7 @@ def remove_stale(
     if n: log.info('removed %d stale file(s) under %s', n, root)
     return n
 
-# %% ../nbs/50_export.ipynb #71134f08
+# %% ../nbs/50_export.ipynb #9128bd3c
 def _export_job(job:tuple)->str:
     src, dest, link_ok, cfg = job
     return export_file(src, dest, cfg, link_ok)
@@ -176,7 +167,7 @@ def export_curated(
              '%(skipped)d already there, %(removed)d stale removed', out)
     return out
 
-# %% ../nbs/50_export.ipynb #35f90fa4
+# %% ../nbs/50_export.ipynb #2400d7da
 def manifest_frames(
     curated:pd.DataFrame,  # curated table
 )->dict:                   # split -> DataFrame of MANIFEST_COLUMNS
@@ -194,7 +185,7 @@ def write_manifests(
     out['label_map.json'] = atomic_write_json(cfg.out/'label_map.json', make_label_map(curated.label))
     return out
 
-# %% ../nbs/50_export.ipynb #ee615eb1
+# %% ../nbs/50_export.ipynb #f4079072
 def disk_usage(
     groups:dict,   # kind -> iterable of file paths, in counting order (e.g. originals, synthetic, curated)
 )->dict:           # kind -> {files, bytes (new inodes), apparent_bytes}; total_bytes
@@ -211,7 +202,7 @@ def disk_usage(
     out['total_bytes'] = sum(v['bytes'] for v in out.values())
     return out
 
-# %% ../nbs/50_export.ipynb #e7c80883
+# %% ../nbs/50_export.ipynb #55b9c4bf
 def _py(o):
     "Plain JSON types (numpy scalars to int/float, floats rounded to 6 places)."
     if isinstance(o, dict): return {str(k): _py(v) for k, v in o.items()}
@@ -225,7 +216,7 @@ def _count_dict(c:pd.DataFrame)->dict:
     return {l: dict(original=int(r.original), synthetic=int(r.synthetic), total=int(r.total),
                     synthetic_fraction=float(r.synthetic_fraction)) for l, r in c.iterrows()}
 
-# %% ../nbs/50_export.ipynb #8ed7c9d6
+# %% ../nbs/50_export.ipynb #66699f69
 def gray_stats(
     curated:pd.DataFrame,  # curated table
     cfg:RunConfig,         # uses seed, image_size, color_mode
@@ -241,7 +232,7 @@ def gray_stats(
         out[src] = dict(n=len(px), mean=float(a.mean()) if a.size else None, std=float(a.std()) if a.size else None)
     return out
 
-# %% ../nbs/50_export.ipynb #fc506b87
+# %% ../nbs/50_export.ipynb #fc1f41ab
 def journal_summary(
     journal,   # journal records (list of dicts or DataFrame), or None
 )->dict:       # candidates, accepted, rejected, exhausted, rejects_by_reason, rejects_by_class
@@ -256,7 +247,7 @@ def journal_summary(
                 rejected=int(st.get('rejected', 0)), exhausted=int(st.get('exhausted', 0)),
                 rejects_by_reason=rej.reason.value_counts().sort_index().to_dict(), rejects_by_class=by_class)
 
-# %% ../nbs/50_export.ipynb #e10825cc
+# %% ../nbs/50_export.ipynb #fac7c753
 def plan_summary(
     plan:pd.DataFrame|None,  # plan table (index label), or None
 )->dict:                     # per_class {need, planned, shortfall, shortfall_cause}, shortfall_total
@@ -266,7 +257,7 @@ def plan_summary(
     per = {str(l): {c: (str(r[c]) if c == 'shortfall_cause' else int(r[c])) for c in cols} for l, r in plan.iterrows()}
     return dict(per_class=per, shortfall_total=int(plan['shortfall'].sum()) if 'shortfall' in plan else 0)
 
-# %% ../nbs/50_export.ipynb #eb96da4b
+# %% ../nbs/50_export.ipynb #f5bfb890
 def _quarantine(quarantine, cfg:RunConfig)->dict:
     q = quarantine
     if q is None and (cfg.out/'quarantine.csv').exists(): q = pd.read_csv(cfg.out/'quarantine.csv', keep_default_na=False)
@@ -284,7 +275,7 @@ def _disk(curated, originals, synthetic, cfg)->dict:
     s = [cfg.out/p for p in synthetic.path] if synthetic is not None else curated[curated.source == 'synthetic'].file_path
     return disk_usage({'originals': o, 'synthetic': s, 'curated': sorted(p for p in (cfg.out/'curated').rglob('*') if p.is_file())})
 
-# %% ../nbs/50_export.ipynb #039dfd0e
+# %% ../nbs/50_export.ipynb #7ff7054f
 def _leakage(curated:pd.DataFrame)->dict:
     x, c = cross_split_groups(curated), label_conflicts(curated)
     return dict(cross_split_groups=len(x), cross_split_pairs=int(x.pairs.sum()) if len(x) else 0,
@@ -303,7 +294,7 @@ def _schema(curated:pd.DataFrame, cfg:RunConfig, model_info:dict, prompts_versio
                 quality_thresholds=dict(blur_var_min=cfg.blur_var_min, hash_dist_max=cfg.hash_dist_max, phash_size=cfg.phash_size),
                 created_timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
 
-# %% ../nbs/50_export.ipynb #847fb1d1
+# %% ../nbs/50_export.ipynb #4ee28c18
 def build_status(
     curated:pd.DataFrame,            # curated table
     cfg:RunConfig,                   # run settings
@@ -345,7 +336,7 @@ def write_status(status:dict, cfg:RunConfig)->Path:
     "Write `status` to out_dir/status.json (atomic, key-sorted)."
     return atomic_write_json(cfg.out/'status.json', status)
 
-# %% ../nbs/50_export.ipynb #fb78cfa8
+# %% ../nbs/50_export.ipynb #705615b4
 PACKAGES = dict(torch='torch', diffusers='diffusers', transformers='transformers', accelerate='accelerate',
                 safetensors='safetensors', opencv=('opencv-python-headless', 'opencv-python', 'opencv-contrib-python'),
                 numpy='numpy', pillow='pillow', imagehash='imagehash', pandas='pandas', datasets='datasets',
@@ -369,7 +360,7 @@ def gpu_info()->dict:
     return dict(cuda_available=ok, cuda_version=torch.version.cuda, cudnn_version=torch.backends.cudnn.version() if ok else None,
                 gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if ok else [])
 
-# %% ../nbs/50_export.ipynb #ac000371
+# %% ../nbs/50_export.ipynb #11f63d8f
 def git_commit(path:str|Path|None=None)->dict:
     "The git commit (and whether the tree is dirty) of the checkout holding `path`, when there is one."
     path = Path(path or Path(__file__).parent)
@@ -392,7 +383,7 @@ def write_env_report(cfg:RunConfig, model_info:dict|None=None)->Path:
     "Write env_report.json under out_dir."
     return atomic_write_json(cfg.out/'env_report.json', env_report(cfg, model_info))
 
-# %% ../nbs/50_export.ipynb #ea7b920d
+# %% ../nbs/50_export.ipynb #8034bf57
 MIRROR_INDEX = '.facesynth_mirror.json'
 
 def check_mirror_root(
@@ -414,7 +405,7 @@ def _copy_file(src:Path, dest:Path, link:bool)->None:
     if dest.exists() and not _same_file(src, dest) and sha256_file(dest) == sha256_file(src): return
     atomic_write(dest, src.read_bytes())
 
-# %% ../nbs/50_export.ipynb #200ebc4f
+# %% ../nbs/50_export.ipynb #ce347ff7
 def mirror_curated(
     curated:pd.DataFrame,  # curated table (after export_curated and write_status)
     cfg:RunConfig,         # uses mirror_root, out_dir, raw_root, export_mode
@@ -437,7 +428,7 @@ def mirror_curated(
     log.info('mirrored %d images to %s (%d stale removed)', len(rel), root, len(stale))
     return dict(root=str(root), files=len(rel), removed=len(stale))
 
-# %% ../nbs/50_export.ipynb #d7a31c1b
+# %% ../nbs/50_export.ipynb #6f53d056
 def export_run(
     curated:pd.DataFrame,             # curated table
     cfg:RunConfig,                    # run settings

@@ -7,7 +7,7 @@ __all__ = ['log', 'REASONS', 'DETECTORS', 'GATES', 'to_mode', 'square_box', 'to_
            'crop_face', 'load_cascade', 'HaarDetector', 'register_detector', 'get_detector', 'init_worker',
            'face_detection_rates', 'laplacian_var', 'phash_of', 'Gate', 'evaluate', 'decide']
 
-# %% ../nbs/30_gates.ipynb #a91b2323
+# %% ../nbs/30_gates.ipynb #1a9d5236
 import functools, time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -17,19 +17,20 @@ import numpy as np
 from PIL import Image
 from .config import RunConfig, ConfigError, CheckFailed, get_logger
 from .hashindex import NearDupIndex, phash_int, phash_hex
+from .ingest import to_gray
 
-# %% ../nbs/30_gates.ipynb #b5b3671b
+# %% ../nbs/30_gates.ipynb #4905f7d0
 log = get_logger(__name__)
 REASONS = ('nsfw_flagged', 'face', 'blur', 'near_duplicate')   # every reject reason of a synthetic candidate
 
-# %% ../nbs/30_gates.ipynb #d980ecde
+# %% ../nbs/30_gates.ipynb #b99b6af5
 def to_mode(img:Image.Image, mode:str)->Image.Image:
-    "`img` in PIL `mode` (L or RGB); 16-bit and float images are scaled to 0-255, alpha is dropped."
+    "`img` in PIL `mode` (L or RGB), converted as ingest reads originals: alpha on white, 16-bit scaled to 0-255."
     if img.mode == mode: return img
-    if img.mode in ('I', 'F') or img.mode.startswith('I;16'):
-        a = np.asarray(img, dtype=np.float64)
-        a = a * (255 / 65535) if a.max(initial=0) > 255 else a
-        img = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8))
+    if mode == 'L' or img.mode in ('I', 'F') or img.mode.startswith('I;16'): return to_gray(img).convert(mode)
+    if img.mode in ('RGBA', 'LA', 'PA') or (img.mode == 'P' and 'transparency' in img.info):
+        rgba = img.convert('RGBA')
+        return Image.alpha_composite(Image.new('RGBA', rgba.size, (255, 255, 255, 255)), rgba).convert(mode)
     return img.convert(mode)
 
 def square_box(w:int, h:int)->tuple:
@@ -46,7 +47,7 @@ def to_export(
     im = to_mode(img, mode)
     return im.resize((size, size), Image.LANCZOS, box=square_box(*im.size), reducing_gap=3.0)
 
-# %% ../nbs/30_gates.ipynb #2eb3f826
+# %% ../nbs/30_gates.ipynb #ba574078
 def assert_export(img:Image.Image, cfg:RunConfig)->Image.Image:
     "Return `img` if it is exactly `cfg.image_size`² in `cfg.color_mode`, else raise `CheckFailed`."
     want = (cfg.image_size, cfg.image_size)
@@ -55,7 +56,7 @@ def assert_export(img:Image.Image, cfg:RunConfig)->Image.Image:
                           f"expected mode {cfg.color_mode} size {want[0]}x{want[1]}")
     return img
 
-# %% ../nbs/30_gates.ipynb #fa828a71
+# %% ../nbs/30_gates.ipynb #983256c8
 def export_box(box, src_size:tuple, size:int)->tuple:
     "`box` (x, y, w, h) on an image of `src_size` mapped into its exported `size`² frame, clamped."
     l, t, r, b = square_box(*src_size); k = size / (r - l)
@@ -67,7 +68,7 @@ def box_str(box)->str:
     "`box` as `'x,y,w,h'`, or `''` when there is none."
     return '' if box is None else ','.join(str(int(v)) for v in box)
 
-# %% ../nbs/30_gates.ipynb #9088a107
+# %% ../nbs/30_gates.ipynb #337a0812
 def crop_face(
     img:Image.Image,  # the image the box was found on
     box,              # (x, y, w, h) face box on img
@@ -80,7 +81,7 @@ def crop_face(
     x0 = min(max(x + w / 2 - side / 2, 0), W - side); y0 = min(max(y + h / 2 - side / 2, 0), H - side)
     return img.resize((size, size), Image.LANCZOS, box=(x0, y0, x0 + side, y0 + side))
 
-# %% ../nbs/30_gates.ipynb #4a773a18
+# %% ../nbs/30_gates.ipynb #b2614a61
 @functools.lru_cache(maxsize=None)
 def load_cascade(file:str)->'cv2.CascadeClassifier':
     "The OpenCV cascade `file` (a name in `cv2.data.haarcascades` or a path), loaded once per process."
@@ -89,7 +90,7 @@ def load_cascade(file:str)->'cv2.CascadeClassifier':
     if c.empty(): raise ConfigError(f"cannot load the face cascade {path!r} (opencv-python-headless<5 ships them)")
     return c
 
-# %% ../nbs/30_gates.ipynb #ae94585e
+# %% ../nbs/30_gates.ipynb #3674b3ef
 @dataclass(frozen=True)
 class HaarDetector:
     "OpenCV Haar cascade face detector run on a downscaled gray copy with a border."
@@ -120,7 +121,7 @@ class HaarDetector:
         boxes = [tuple(int(round(v / k)) for v in (x - b, y - b, w, h)) for x, y, w, h in np.reshape(found, (-1, 4))]
         return sorted(boxes, key=lambda t: (-t[2] * t[3], t[1], t[0]))
 
-# %% ../nbs/30_gates.ipynb #236a39f5
+# %% ../nbs/30_gates.ipynb #27afeeb2
 DETECTORS = {
     'haar_default': functools.partial(HaarDetector, 'haar_default', 'haarcascade_frontalface_default.xml'),
     'haar_alt': functools.partial(HaarDetector, 'haar_alt', 'haarcascade_frontalface_alt.xml'),
@@ -140,13 +141,13 @@ def get_detector(name:str, **params):
     if name not in DETECTORS: raise ConfigError(f"RunConfig.face_detector={name!r} is not allowed: expected one of {sorted(DETECTORS)}")
     return _cached_detector(name, tuple(sorted(params.items())))
 
-# %% ../nbs/30_gates.ipynb #088e8a38
+# %% ../nbs/30_gates.ipynb #6846336f
 def init_worker(detector:str|None=None)->None:
     "Initializer of a gate worker process: single-threaded OpenCV, the detector `detector` preloaded."
     cv2.setNumThreads(1)
     if detector: get_detector(detector).detect(np.zeros((32, 32), np.uint8))
 
-# %% ../nbs/30_gates.ipynb #6294ea1f
+# %% ../nbs/30_gates.ipynb #c3d75f81
 def face_detection_rates(
     detector,    # object with detect(gray)
     images:list, # PIL images
@@ -157,7 +158,7 @@ def face_detection_rates(
     return dict(found=float(np.mean([c >= 1 for c in counts])), single=float(np.mean([c == 1 for c in counts])),
                 ms=1000 * (time.perf_counter() - t0) / max(len(images), 1))
 
-# %% ../nbs/30_gates.ipynb #018ebecf
+# %% ../nbs/30_gates.ipynb #85db2f02
 def laplacian_var(img:Image.Image)->float:
     "Variance of `cv2.Laplacian` (CV_64F) of `img` in grayscale: low means blurry."
     return float(cv2.Laplacian(np.asarray(to_mode(img, 'L')), cv2.CV_64F).var())
@@ -166,7 +167,7 @@ def phash_of(img:Image.Image, hash_size:int=8)->str:
     "Hex pHash (`imagehash.phash`, `hash_size`² bits) of `img`."
     return phash_hex(phash_int(imagehash.phash(img, hash_size=hash_size)), hash_size * hash_size)
 
-# %% ../nbs/30_gates.ipynb #fcd4b90d
+# %% ../nbs/30_gates.ipynb #1fc3046f
 @dataclass(frozen=True)
 class Gate:
     "A quality gate: `name` is the reject reason, `scores` the columns it records, `passes` its verdict."
@@ -194,7 +195,7 @@ GATES = {g.name: g for g in [
          lambda s, p: s.get('nearest_dist') is None or s['nearest_dist'] > p['hash_dist_max']),
 ]}
 
-# %% ../nbs/30_gates.ipynb #714e19ef
+# %% ../nbs/30_gates.ipynb #f5612f98
 def _detector(cfg, detector):
     if detector is None: return get_detector(cfg.face_detector)
     return get_detector(detector) if isinstance(detector, str) else detector
@@ -218,7 +219,7 @@ def evaluate(
                 blur_var=laplacian_var(egray), phash=phash_of(egray, cfg.phash_size),
                 exported=exported, cropped=cropped and assert_export(cropped, cfg))
 
-# %% ../nbs/30_gates.ipynb #2a044e68
+# %% ../nbs/30_gates.ipynb #8e965a55
 def decide(
     scores:dict,           # from `evaluate` (face_count, blur_var, phash)
     index:NearDupIndex,    # originals and accepted synthetic images so far

@@ -66,12 +66,17 @@ def test_two_runs_are_identical(baseline, tmp_path):
     assert {'torch', 'diffusers', 'numpy'} <= set(json.dumps(env).replace('"', ' ').split()) or 'torch' in json.dumps(env)
 
 # ---------------------------------------------------------------- graceful stop
+def start_until_generating(out:Path):
+    "Start the small run into `out` and return once its first decisions are journaled."
+    p = start_facesynth(*run_args(out))
+    assert wait_for(lambda: (out/'journal.jsonl').exists(), p), 'the run ended before generating'
+    return p
+
 @needs_fer
 def test_sigterm_finishes_the_batch_releases_the_lock_and_resumes(baseline, tmp_path):
     _, base = baseline
     out = tmp_path/'o'
-    p = start_facesynth(*run_args(out))
-    assert wait_for(lambda: (out/'journal.jsonl').exists(), p)
+    p = start_until_generating(out)
     os.kill(p.pid, signal.SIGTERM)
     _, err = p.communicate(timeout=300)
     assert p.returncode == 130, err[-2000:]
@@ -84,8 +89,7 @@ def test_sigterm_finishes_the_batch_releases_the_lock_and_resumes(baseline, tmp_
 def test_second_ctrl_c_stops_at_once_without_torn_files(baseline, tmp_path):
     _, base = baseline
     out = tmp_path/'o'
-    p = start_facesynth(*run_args(out))
-    assert wait_for(lambda: (out/'journal.jsonl').exists(), p)
+    p = start_until_generating(out)
     os.kill(p.pid, signal.SIGINT); time.sleep(0.05); os.kill(p.pid, signal.SIGINT)
     t0 = time.time(); p.communicate(timeout=120)
     assert p.returncode == 130 and time.time() - t0 < 60
