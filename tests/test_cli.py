@@ -36,6 +36,11 @@ def test_issue_command_manifests_match_status_and_disk(fer_run):
     assert len(man) == st['total_images'] == len(list((out/'curated').rglob('*.png')))
     assert (man.source == 'synthetic').sum() == st['total_synthetic']
     assert set(man[man.source == 'synthetic'].path.str.split('/').str[1]) == {'train'}
+    g = st['synthetic_generation']                        # every candidate is accepted, rejected with a reason, or exhausted
+    assert sum(g['rejects_by_reason'].values()) == g['rejected'] == g['candidates'] - g['accepted'] - g['exhausted']
+    meta = pd.read_csv(out/'synthetic_meta.csv')
+    assert len(meta) == g['accepted'] and meta.path.map(lambda p: (out/p).is_file()).all()
+    assert meta[['unit_id', 'seed', 'prompt', 'phash', 'blur_var', 'sha256', 'config_hash', 'model_id']].notna().all().all()
 
 def test_check_passes_then_fails_on_a_tampered_run(fer_run, tmp_path):
     out, _ = fer_run
