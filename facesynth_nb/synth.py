@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['log', 'JOURNAL', 'REJECT_THUMBS_PER_REASON', 'META_COLS', 'Interrupted', 'StopFlag', 'LabelState', 'label_states',
            'load_decisions', 'build_index', 'next_block', 'gate_job', 'make_pool', 'decide_candidate', 'write_accepted',
-           'keep_reject_thumb', 'provenance_text', 'synthetic_table', 'write_synthetic_meta', 'make_unit', 'synthesize']
+           'keep_reject_thumb', 'provenance_text', 'synthetic_table', 'write_synthetic_meta', 'make_unit', 'synthesize',
+           'progress_figures']
 
-# %% ../nbs/38_synth.ipynb #619590ea
+# %% ../nbs/38_synth.ipynb #f43a0230
 import json, math, os, signal, time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -24,12 +25,12 @@ from .prompts import unit_prompt, prompts_version_hash
 from .generate import WorkUnit, Candidate, get_generator
 from . import gates, post
 
-# %% ../nbs/38_synth.ipynb #2ef68942
+# %% ../nbs/38_synth.ipynb #c3c1dcb5
 log = get_logger(__name__)
 JOURNAL = 'journal.jsonl'
 REJECT_THUMBS_PER_REASON = 6
 
-# %% ../nbs/38_synth.ipynb #fce00b52
+# %% ../nbs/38_synth.ipynb #1eb1443d
 class Interrupted(FacesynthError):
     "The run was stopped by a signal after journaling its last batch; rerun the same command to resume."
     exit_code = 130
@@ -48,7 +49,7 @@ class StopFlag:
     def __exit__(self, *exc):
         for s, h in self._old.items(): signal.signal(s, h)
 
-# %% ../nbs/38_synth.ipynb #b1a22945
+# %% ../nbs/38_synth.ipynb #c587e696
 @dataclass
 class LabelState:
     "Progress of one label: planned and accepted counts, the next index to decide, and why it ended."
@@ -69,7 +70,7 @@ class LabelState:
         if self.accepted >= self.planned: return ''
         return 'source_exhausted' if self.exhausted else 'max_candidates' if self.decided >= self.max_candidates else ''
 
-# %% ../nbs/38_synth.ipynb #b9ee5b50
+# %% ../nbs/38_synth.ipynb #b94d7873
 def label_states(plan:pd.DataFrame, records:list)->dict:
     "Rebuild each label's `LabelState` from the plan and the journal `records`."
     st = {lb: LabelState(lb, int(r.planned), int(r.max_candidates)) for lb, r in plan.iterrows()}
@@ -81,7 +82,7 @@ def label_states(plan:pd.DataFrame, records:list)->dict:
         s.exhausted |= r['status'] == 'exhausted'
     return st
 
-# %% ../nbs/38_synth.ipynb #494fb172
+# %% ../nbs/38_synth.ipynb #aacb434d
 def load_decisions(out_dir:str|Path)->list:
     "The journal's records, first decision of each unit only (a resumed run never decides a unit twice)."
     seen, out = set(), []
@@ -90,7 +91,7 @@ def load_decisions(out_dir:str|Path)->list:
         seen.add(r.get('unit_id')); out.append(r)
     return out
 
-# %% ../nbs/38_synth.ipynb #ca900efc
+# %% ../nbs/38_synth.ipynb #01d90af4
 def build_index(originals:pd.DataFrame, records:list, cfg:RunConfig)->NearDupIndex:
     "Near-duplicate index over every original and every accepted synthetic image, in decision order."
     idx = NearDupIndex(max_dist=cfg.hash_dist_max, bits=cfg.phash_size**2)
@@ -99,7 +100,7 @@ def build_index(originals:pd.DataFrame, records:list, cfg:RunConfig)->NearDupInd
         if r['status'] == 'accepted': idx.add(r['unit_id'], phash_int(r['phash']))
     return idx
 
-# %% ../nbs/38_synth.ipynb #70b6d514
+# %% ../nbs/38_synth.ipynb #09bed919
 def next_block(states:dict, pending:dict, batch_size:int, accept_rate:float)->tuple:
     "`(label, first index of the block, first index to keep)` of the block to generate next, or None."
     for lb in sorted(states):
@@ -110,7 +111,7 @@ def next_block(states:dict, pending:dict, batch_size:int, accept_rate:float)->tu
         return lb, start // batch_size * batch_size, start
     return None
 
-# %% ../nbs/38_synth.ipynb #e84bb83c
+# %% ../nbs/38_synth.ipynb #b13b7f3f
 def gate_job(image:Image.Image, cfg:RunConfig, text:dict)->dict:
     "CPU work for one candidate: gate scores, the exported PNG bytes (with `text` chunks), the crop's bytes."
     sc = gates.evaluate(image, cfg)
@@ -120,7 +121,7 @@ def gate_job(image:Image.Image, cfg:RunConfig, text:dict)->dict:
     out['thumb'] = png_bytes(sc['exported'].resize((96, 96)))
     return out
 
-# %% ../nbs/38_synth.ipynb #8574450b
+# %% ../nbs/38_synth.ipynb #3a64b71d
 class _InlinePool:
     "Executor stand-in that runs jobs at once (workers=1, or inside a worker)."
     def submit(self, fn, *a, **kw):
@@ -139,7 +140,7 @@ def make_pool(cfg:RunConfig):
                                initializer=gates.init_worker,
                                initargs=(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None,))
 
-# %% ../nbs/38_synth.ipynb #e548b96b
+# %% ../nbs/38_synth.ipynb #2fcb764f
 def decide_candidate(cand:Candidate, scores:dict|None, index:NearDupIndex, cfg:RunConfig, ctx:dict)->dict:
     "The journal record for one candidate: its unit, generation record, scores and verdict."
     u, rec = cand.unit, cand.record
@@ -156,7 +157,7 @@ def decide_candidate(cand:Candidate, scores:dict|None, index:NearDupIndex, cfg:R
     r.update(nearest_id=nid or '', nearest_dist=nd)
     return {**r, 'status': 'rejected' if reason else 'accepted', 'reason': reason}
 
-# %% ../nbs/38_synth.ipynb #891c3002
+# %% ../nbs/38_synth.ipynb #afa4b437
 def write_accepted(r:dict, res:dict, out_dir:Path)->dict:
     "Write an accepted candidate's PNG (and crop) under out_dir; return `r` with paths and sha256."
     rel = Path('synthetic')/r['label']/f"{r['unit_id']}.png"
@@ -173,13 +174,13 @@ def keep_reject_thumb(r:dict, res:dict|None, out_dir:Path, counts:Counter):
     counts[r['reason']] += 1
     atomic_write(out_dir/'rejects'/r['reason']/f"{r['unit_id']}.png", res['thumb'])
 
-# %% ../nbs/38_synth.ipynb #5f33e392
+# %% ../nbs/38_synth.ipynb #6ffee6e2
 def provenance_text(u:WorkUnit, rec:dict, ctx:dict)->dict:
     "PNG text chunks that make a single file traceable: A1111-style `parameters`, and the full record as JSON."
     return post.png_text_chunks({**rec, 'unit_id': u.unit_id, 'prompt': u.prompt, 'negative_prompt': u.negative_prompt,
                                  'seed': u.seed, **ctx})
 
-# %% ../nbs/38_synth.ipynb #a1232e29
+# %% ../nbs/38_synth.ipynb #46a9a8d8
 META_COLS = ['unit_id', 'label', 'index', 'path', 'sha256', 'prompt', 'negative_prompt', 'seed', 'model_id',
              'model_revision', 'scheduler', 'steps', 'guidance', 'gen_width', 'gen_height', 'dtype', 'device',
              'config_hash', 'prompts_version_hash', 'face_count', 'face_box', 'blur_var', 'phash', 'nearest_id',
@@ -192,7 +193,7 @@ def synthetic_table(records:list)->pd.DataFrame:
     cols = META_COLS + [c for c in df.columns if c not in META_COLS and c not in ('status', 'reason', 'detail')]
     return df[cols].sort_values(['label', 'index'], kind='stable').reset_index(drop=True)
 
-# %% ../nbs/38_synth.ipynb #e754b6f1
+# %% ../nbs/38_synth.ipynb #53c84cd0
 def write_synthetic_meta(table:pd.DataFrame, out_dir:str|Path)->list:
     "Write `synthetic_meta.csv`, `synthetic_meta.jsonl` (and `synthetic_meta_cropped.csv` when cropping)."
     out = Path(out_dir)
@@ -206,7 +207,7 @@ def write_synthetic_meta(table:pd.DataFrame, out_dir:str|Path)->list:
         atomic_write(out/'synthetic_meta_cropped.csv', c.to_csv(index=False)); paths.append(out/'synthetic_meta_cropped.csv')
     return paths
 
-# %% ../nbs/38_synth.ipynb #75ad11ec
+# %% ../nbs/38_synth.ipynb #0dba4719
 @dataclass
 class _Loop:
     cfg: RunConfig
@@ -260,7 +261,7 @@ class _Loop:
     @property
     def n_pending(self)->int: return sum(len(q) for q in self.pending.values())
 
-# %% ../nbs/38_synth.ipynb #c018e7a0
+# %% ../nbs/38_synth.ipynb #05ab0746
 def _batch_size(cfg:RunConfig, gen)->int:
     bs = getattr(gen, 'batch_size', None)
     return int(bs) if isinstance(bs, int) and bs > 0 else cfg.batch_size if isinstance(cfg.batch_size, int) else 4
@@ -270,7 +271,7 @@ def make_unit(label:str, index:int, bank:dict, cfg:RunConfig)->WorkUnit:
     p, n = unit_prompt(bank, label, index)
     return WorkUnit(label, index, unit_seed(cfg, label, index), p, n)
 
-# %% ../nbs/38_synth.ipynb #da174be6
+# %% ../nbs/38_synth.ipynb #397621bf
 def synthesize(originals:pd.DataFrame,  # the originals table (its pHashes seed the near-duplicate index)
                plan:pd.DataFrame,       # the plan table: `planned` and `max_candidates` per label
                bank:dict,               # the prompt bank
@@ -293,7 +294,7 @@ def synthesize(originals:pd.DataFrame,  # the originals table (its pHashes seed 
     write_synthetic_meta(table, out)
     return table
 
-# %% ../nbs/38_synth.ipynb #dd57bd25
+# %% ../nbs/38_synth.ipynb #92ee61d1
 def _check_accepted_files(records:list, out:Path):
     missing = [r['path'] for r in records if r['status'] == 'accepted' and not (out/r['path']).is_file()]
     if missing: raise FacesynthError(f"{len(missing)} accepted image(s) in {out/JOURNAL} are missing on disk, e.g. "
@@ -335,10 +336,15 @@ def _generate_block(gen, blk:tuple, bs:int, states:dict, bank:dict, cfg:RunConfi
     cands = gen.generate([make_unit(lb, i, bank, cfg) for i in range(b0, b0 + bs)])
     return [c for c in cands if keep <= c.unit.index < states[lb].max_candidates]
 
+def progress_figures(states:dict, rejects:Counter, n_decided:int, seconds:float)->dict:
+    "Accepted/planned per label, rejects by reason and candidates/s: what the bar and the log show."
+    return dict(accepted={lb: f'{s.accepted}/{s.planned}' for lb, s in sorted(states.items())},
+                rejects=dict(sorted(rejects.items())), candidates_per_s=round(n_decided / max(seconds, 1e-9), 2))
+
 def _log_progress(loop, new_all, t0, bar):
-    if not new_all or loop.batch_no % 10: return
-    acc = {lb: s.accepted for lb, s in loop.states.items()}
-    rate = len(new_all) / max(time.time() - t0, 1e-9)
-    msg = dict(accepted=acc, rejects=dict(loop.rejects), candidates_per_s=round(rate, 2))
-    if hasattr(bar, 'set_postfix'): bar.set_postfix(rejects=sum(loop.rejects.values()), cand_s=f'{rate:.1f}')
-    log.info('progress %s', json.dumps(msg, sort_keys=True))
+    if not new_all: return
+    f = progress_figures(loop.states, loop.rejects, len(new_all), time.time() - t0)
+    if hasattr(bar, 'set_postfix_str'):
+        bar.set_postfix_str(' '.join(f'{lb[:3]} {a}' for lb, a in f['accepted'].items())
+                            + f" | rej {sum(loop.rejects.values())} | {f['candidates_per_s']:.1f} cand/s", refresh=False)
+    if loop.batch_no % 10 == 0: log.info('progress %s', json.dumps(f, sort_keys=True))
