@@ -10,7 +10,7 @@ __all__ = ['log', 'NOT_RECORDED', 'REQUIRED', 'CAUSES', 'OUTPUTS', 'FINDINGS_QMD
            'sec_repro', 'sec_answers', 'figure_md', 'findings_context', 'findings_qmd', 'qmd_to_md',
            'find_placeholders', 'embed_images', 'md_to_html', 'render_quarto', 'render_report']
 
-# %% ../nbs/70_report.ipynb #88657147
+# %% ../nbs/70_report.ipynb #c73da50f
 import base64, math, os, re, shutil, subprocess
 from pathlib import Path
 from string import Template
@@ -22,11 +22,11 @@ from .io import atomic_write
 from .diagnose import (PLOTS, TOLERANCE_PCT, RunFiles, as_run, balance_table, class_composition, diagnose,
                                    gate_summary, load_run, rejection_table, split_composition)
 
-# %% ../nbs/70_report.ipynb #694d520e
+# %% ../nbs/70_report.ipynb #43fb87e6
 log = get_logger(__name__)
 NOT_RECORDED = 'not recorded'   # what the report says where a run did not record a value
 
-# %% ../nbs/70_report.ipynb #13fb1992
+# %% ../nbs/70_report.ipynb #2f55a040
 REQUIRED = dict(total_images=None, total_original=None, total_synthetic=None, synthetic_fraction=None,
                 per_class=('original', 'synthetic', 'total', 'synthetic_fraction'), splits_fraction=('train', 'val', 'test'),
                 image_size=('width', 'height', 'mode'), seed=None, generation_model_id=None, prompts_version_hash=None,
@@ -47,7 +47,7 @@ def check_status(status:dict)->dict:
     if miss := missing_keys(status): raise InputError(f"status.json lacks the findings' required key(s): {', '.join(miss)}")
     return status
 
-# %% ../nbs/70_report.ipynb #4fcfdae9
+# %% ../nbs/70_report.ipynb #e5a6ea52
 def _num(v):
     "`v` as a finite float, or None (booleans are not numbers here)."
     if v is None or isinstance(v, bool): return None
@@ -79,7 +79,7 @@ def fmt_bool(v, yes:str='yes', no:str='no')->str:
     "`yes`/`no` for a boolean, else 'not recorded'."
     return yes if v is True else no if v is False else NOT_RECORDED
 
-# %% ../nbs/70_report.ipynb #3282d7b0
+# %% ../nbs/70_report.ipynb #beae13a5
 _MD_SPECIAL = re.compile(r'([\\`*\[\]<>|#])')
 
 def md_escape(s)->str:
@@ -97,7 +97,7 @@ def md_list(items:list)->str:
     "A Markdown bullet list of already formatted `items`."
     return '\n'.join(f'- {i}' for i in items) if items else f'- {NOT_RECORDED}'
 
-# %% ../nbs/70_report.ipynb #65cf1ae3
+# %% ../nbs/70_report.ipynb #ffea179c
 def is_builtin(r:RunFiles)->bool:
     "Did this run's images come from a built-in (untrained) model?"
     model = r.status.get('model') or {}
@@ -125,7 +125,7 @@ def banner(r:RunFiles)->str:
                    f"for this demo: the labels are not real expressions, and the numbers describe mechanics only.")
     return '\n\n'.join(out)
 
-# %% ../nbs/70_report.ipynb #ed147a8a
+# %% ../nbs/70_report.ipynb #24b61b12
 def _split_sizes(r:RunFiles)->dict:
     "Images per split: status.json's `split_counts`, else the manifests."
     sc = r.status.get('split_sizes')
@@ -147,7 +147,7 @@ def _reasons(d:dict, total:bool=True)->str:
     if not d: return 'none'
     return ', '.join(f'{md_escape(k)} {fmt_int(v)}' for k, v in sorted(d.items())) + (f' (total {fmt_int(sum(d.values()))})' if total else '')
 
-# %% ../nbs/70_report.ipynb #7eee1ede
+# %% ../nbs/70_report.ipynb #f4bbc795
 CAUSES = {'cap': 'the train cap allows fewer synthetic images than needed',
           'over_target': 'the class already has more originals than its target (left as is)',
           'exhausted': 'the candidate source ran out', 'budget': 'the candidate budget ran out before enough were accepted'}
@@ -159,6 +159,10 @@ def _shortfall(r:RunFiles)->str:
     items = [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} ({md_escape(d.get('cause') or 'no cause recorded')}: "
              f"{CAUSES.get(d.get('cause'), 'see plan.csv')})" for l, d in sorted(ps.items())
              if (_num((d or {}).get('shortfall')) or 0) > 0]
+    gs = r.status.get('generation_shortfall') or {}
+    items += [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} below its plan after generation "
+              f"({md_escape(d.get('cause') or 'no cause recorded')}: {CAUSES.get(d.get('cause'), 'see journal.jsonl')})"
+              for l, d in sorted(gs.items()) if (_num((d or {}).get('shortfall')) or 0) > 0]
     return '; '.join(items) if items else 'none: every class got its planned synthetic images'
 
 def _gray(r:RunFiles, source:str)->str:
@@ -172,7 +176,7 @@ def _quarantined(r:RunFiles)->str:
     by = s.get('quarantined_by_reason') or (q.groupby('reason').size().to_dict() if len(q) and 'reason' in q else {})
     return fmt_int(n) + (f' ({_reasons(by, total=False)})' if by and _num(n) else '')
 
-# %% ../nbs/70_report.ipynb #d5a91d1c
+# %% ../nbs/70_report.ipynb #d23168a6
 def observed_metrics(run:'RunFiles|str|Path')->dict:
     "Section 10's list, label -> text, every number from status.json (or, where it has none, the run's other files)."
     r = as_run(run); s = r.status; cc = class_composition(r); sizes = _split_sizes(r); sf = s.get('splits_fraction') or {}
@@ -201,7 +205,7 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
         'Plan shortfall': _shortfall(r),
     }
 
-# %% ../nbs/70_report.ipynb #4d1326b2
+# %% ../nbs/70_report.ipynb #56e79542
 def _plan(r:RunFiles)->pd.DataFrame:
     "plan.csv indexed by label (empty when absent)."
     return r.plan.set_index('label') if 'label' in r.plan else pd.DataFrame()
@@ -223,7 +227,7 @@ def _target_per_class(r:RunFiles)->int|None:
     tt, n = _num(r.setting('target_total')), len(r.labels)
     return math.ceil(tt/n) if tt and n else None
 
-# %% ../nbs/70_report.ipynb #e3334895
+# %% ../nbs/70_report.ipynb #5921ce09
 def _acceptance(r:RunFiles)->pd.DataFrame:
     "Candidates, accepted and the acceptance rate per class, from the journal."
     j = r.journal
@@ -254,7 +258,7 @@ def sec_stages(r:RunFiles, figs:dict)->str:
     ]
     return '\n'.join(f'{i}. {t}' for i, t in enumerate(items, 1))
 
-# %% ../nbs/70_report.ipynb #83db528c
+# %% ../nbs/70_report.ipynb #6eada463
 def sec_prompts(r:RunFiles)->str:
     "Section 4: the prompt bank's hash, how many distinct prompts were used, and one example per class."
     t = r.synthetic if 'prompt' in r.synthetic else r.journal
@@ -265,7 +269,7 @@ def sec_prompts(r:RunFiles)->str:
     cols = [c for c in ('prompt', 'negative_prompt') if c in ex]
     return '\n'.join(lines) + '\n\nThe first prompt of each class:\n\n' + md_table(ex[cols])
 
-# %% ../nbs/70_report.ipynb #7588d82f
+# %% ../nbs/70_report.ipynb #6e692404
 def sec_quality(r:RunFiles)->str:
     "Section 5: the gates' rules and score ranges, and the acceptance rate per class."
     g = gate_summary(r).copy()
@@ -279,7 +283,7 @@ def sec_quality(r:RunFiles)->str:
         out += '\n\nAcceptance per class (journal):\n\n' + md_table(a)
     return out
 
-# %% ../nbs/70_report.ipynb #1ecc3f39
+# %% ../nbs/70_report.ipynb #5a5ec44f
 OUTPUTS = ['status.json', 'run.json', 'env_report.json', 'label_map.json', 'train.csv', 'val.csv', 'test.csv', 'curated.csv',
            'synthetic_meta.csv', 'synthetic_meta.jsonl', 'synthetic_meta_cropped.csv', 'journal.jsonl', 'originals.csv',
            'plan.csv', 'quarantine.csv']
@@ -297,7 +301,7 @@ def sec_outputs(r:RunFiles)->str:
         rows.append((f'{d}/', 'present' if files else 'absent', f'{fmt_int(len(files))} files' if files else '–'))
     return md_table(pd.DataFrame(rows, columns=['file', 'status', 'rows or size']))
 
-# %% ../nbs/70_report.ipynb #4a83eb98
+# %% ../nbs/70_report.ipynb #6e205762
 def sec_balance(r:RunFiles)->str:
     "Section 7: per class originals, synthetic images, total, synthetic share and deviation from the mean."
     cc, bt = class_composition(r), balance_table(r)
@@ -307,7 +311,7 @@ def sec_balance(r:RunFiles)->str:
                       f'within ±{TOLERANCE_PCT:g} %': bt.within_tolerance.map(fmt_bool)}, index=cc.index)
     return md_table(t) + f"\n\nDeviation source: {bt.attrs.get('source', NOT_RECORDED)}."
 
-# %% ../nbs/70_report.ipynb #16662cfa
+# %% ../nbs/70_report.ipynb #666cf3c4
 def cross_checks(r:RunFiles)->list:
     "The report's own checks between files: (name, ok or None when it cannot be checked, detail)."
     s, m, out = r.status, r.manifest, []
@@ -339,7 +343,7 @@ def sec_integrity(r:RunFiles)->str:
     cc = [(n, fmt_bool(ok, 'pass', 'FAIL'), d) for n, ok, d in cross_checks(r)]
     return out + "\n\nThe report's cross-checks between files:\n\n" + md_table(pd.DataFrame(cc, columns=['check', 'verdict', 'detail']))
 
-# %% ../nbs/70_report.ipynb #474d22b7
+# %% ../nbs/70_report.ipynb #ff3ad88b
 def sec_risks(r:RunFiles)->str:
     "Section 9: the risks of using this corpus, with this run's numbers where there are some."
     s, o = r.status, r.originals; sc = split_composition(r); cap = r.setting('synthetic_cap')
@@ -362,7 +366,7 @@ def sec_risks(r:RunFiles)->str:
                  "and the originals' terms (FER2013 has no explicit open licence) before publishing the corpus.")
     return md_list(items)
 
-# %% ../nbs/70_report.ipynb #07ca5666
+# %% ../nbs/70_report.ipynb #a2c7dcc5
 def sec_repro(r:RunFiles)->str:
     "Section 12: what pins this run down: seeds, hashes, model, settings, software."
     s, env = r.status, r.env
@@ -379,7 +383,7 @@ def sec_repro(r:RunFiles)->str:
                  'rerunning into this out_dir resumes from `journal.jsonl`.')
     return md_list(items)
 
-# %% ../nbs/70_report.ipynb #0daba561
+# %% ../nbs/70_report.ipynb #0caece75
 def _cap_answer(r:RunFiles)->str:
     p = _plan(r); dropped = _num(r.status.get('over_cap_dropped'))
     if {'need', 'allowed_by_cap'} <= set(p.columns):
@@ -412,7 +416,7 @@ def _tone_answer(r:RunFiles)->str:
     return (f"Synthetic gray mean {fmt_num(dm)} vs original {fmt_num(o['mean'])} (difference {fmt_num(dm - o['mean'])}); "
             f"std {fmt_num(ds)} vs {fmt_num(o['std'])}.")
 
-# %% ../nbs/70_report.ipynb #9a69ccb9
+# %% ../nbs/70_report.ipynb #a0541e32
 def sec_answers(r:RunFiles)->str:
     "Section 13: the findings' open questions, each answered with this run's numbers."
     s = r.status; b = s.get('balance') or {}; acc = _acceptance(r); size = s.get('image_size') or {}
@@ -433,7 +437,7 @@ def sec_answers(r:RunFiles)->str:
            'whether they show the prompted expression needs a human review of a sample (section 3).')]
     return '\n\n'.join(f'**{q}**  \n{a}' for q, a in qa)
 
-# %% ../nbs/70_report.ipynb #f55c20fa
+# %% ../nbs/70_report.ipynb #deaf04fd
 FINDINGS_QMD = r'''---
 title: "${title}"
 subtitle: "${subtitle}"
@@ -534,7 +538,7 @@ ${repro}
 ${answers}
 '''
 
-# %% ../nbs/70_report.ipynb #1434959a
+# %% ../nbs/70_report.ipynb #e8fae045
 FIGURES = dict(thumbnails='Originals and synthetic images per class', rejections='Rejected candidates by class and reason',
                gate_scores='Gate scores of every decided unit', reject_examples='Examples of rejected candidates',
                class_counts='Images per class', synthetic_fraction='Synthetic share per class against the cap',
@@ -547,7 +551,7 @@ def figure_md(r:RunFiles, name:str, figs:dict)->str:
     if not Path(p).is_file(): return f'_Figure "{FIGURES[name]}": {NOT_RECORDED}._'
     return f'![{FIGURES[name]}]({Path(p).relative_to(r.out).as_posix()})'
 
-# %% ../nbs/70_report.ipynb #1d95a83f
+# %% ../nbs/70_report.ipynb #ea137db9
 def findings_context(run:'RunFiles|str|Path', figs:dict|None=None)->dict:
     "Every field of `FINDINGS_QMD`, as Markdown text, from the run's files and its plots `figs` ({name: (data, png)})."
     r = as_run(run); s = check_status(r.status); figs = figs or {}; size = s['image_size']
@@ -574,7 +578,7 @@ def findings_qmd(run:'RunFiles|str|Path', figs:dict|None=None)->str:
     "The filled Quarto source of the findings."
     return Template(FINDINGS_QMD).substitute(findings_context(run, figs))
 
-# %% ../nbs/70_report.ipynb #a4914532
+# %% ../nbs/70_report.ipynb #6d2ccd19
 def qmd_to_md(qmd:str)->str:
     "Replace the Quarto front matter of `qmd` by a Markdown title and subtitle."
     m = re.match(r'---\n(.*?)\n---\n', qmd, re.S)
@@ -586,7 +590,7 @@ def find_placeholders(text:str)->list:
     "Leftover placeholders in `text`: `<int>`-style fields, TODO, `${...}`, or nan/None where a value belongs."
     return re.findall(r'<(?:int|bool|float|str|number)>|\bTODO\b|\$\{\w+\}|\bnan\b|\bNaN\b|\bNone\b', text)
 
-# %% ../nbs/70_report.ipynb #751776c2
+# %% ../nbs/70_report.ipynb #7c9b1cea
 CSS = '''
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;line-height:1.5;color:#1f2328;background:#fff;margin:0}
 main{max-width:64rem;margin:0 auto;padding:1.5rem 2rem 4rem}
@@ -618,7 +622,7 @@ ${body}
 </html>
 '''
 
-# %% ../nbs/70_report.ipynb #125ab448
+# %% ../nbs/70_report.ipynb #40e66c0b
 def embed_images(html:str, base:Path)->str:
     "Replace each `<img src=...>` that names a file under `base` by a base64 `data:` URI; a missing file becomes a note."
     def sub(m):
@@ -632,7 +636,7 @@ def embed_images(html:str, base:Path)->str:
         return f'{m.group(1)}data:{mime};base64,{base64.b64encode(p.read_bytes()).decode()}{m.group(3)}'
     return re.sub(r'(<img\b[^>]*?\bsrc=")([^"]*)(")', sub, html)
 
-# %% ../nbs/70_report.ipynb #c9ea856d
+# %% ../nbs/70_report.ipynb #f090363b
 _md = mistune.create_markdown(escape=True, plugins=['table', 'strikethrough'])
 
 def _toc(html:str)->tuple:
@@ -652,7 +656,7 @@ def md_to_html(md:str, base:Path, title:str='Findings')->str:
     body = body[:first_h2] + nav + body[first_h2:] if first_h2 >= 0 else body
     return Template(HTML_PAGE).substitute(title=re.sub(r'[<>&"]', '', title), css=CSS, body=body)
 
-# %% ../nbs/70_report.ipynb #12b5a91c
+# %% ../nbs/70_report.ipynb #df4e8444
 def render_quarto(qmd:Path, timeout:int=600)->Path|None:
     "Render `qmd` to HTML beside it with `quarto render` (atomically); None when quarto is absent or fails."
     exe = shutil.which('quarto')
@@ -669,7 +673,7 @@ def render_quarto(qmd:Path, timeout:int=600)->Path|None:
     dest = qmd.with_suffix('.html'); os.replace(out, dest)
     return dest
 
-# %% ../nbs/70_report.ipynb #c4c95dc3
+# %% ../nbs/70_report.ipynb #209eb18f
 ENGINES = ('auto', 'quarto', 'builtin')
 
 def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Path:
