@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['log', 'TMP_SUFFIX', 'PNG_COMPRESS_LEVEL', 'atomic_write', 'atomic_write_json', 'png_bytes', 'save_png_atomic',
-           'remove_stale_tmp', 'sha256_file', 'Journal', 'RunLock', 'tree_hash']
+           'remove_stale_tmp', 'sha256_file', 'Journal', 'RunLock', 'is_inside', 'ensure_inside', 'tree_hash']
 
 # %% ../nbs/01_io.ipynb #383a4c4e
 import hashlib, io, json, os, socket, time
@@ -131,6 +131,25 @@ class RunLock:
         self.held = False
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
+
+# %% ../nbs/01_io.ipynb #c152eec7
+def is_inside(
+    path:str|Path,   # a path (relative paths are taken from the current folder)
+    root:str|Path,   # the folder it must stay in
+)->bool:             # True when `path`, symlinks resolved, is `root` or below it
+    "Is `path` (after resolving `..` and symlinks) `root` itself or inside it?"
+    p, r = Path(os.path.realpath(path)), Path(os.path.realpath(root))
+    return p == r or r in p.parents
+
+# %% ../nbs/01_io.ipynb #8e150327
+def ensure_inside(
+    path:str|Path,      # the path about to be written, deleted or linked
+    root:str|Path,      # the folder it must stay in
+    what:str='path',    # what the path is, for the message (e.g. 'label', 'mirror entry')
+)->Path:                # `path`, unchanged, when it is inside `root`
+    "Return `path` when it lies inside `root`; raise `InputError` naming both otherwise."
+    if not is_inside(path, root): raise InputError(f"{what} {str(path)!r} resolves outside {str(root)!r}; refused")
+    return Path(path)
 
 # %% ../nbs/01_io.ipynb #89075021
 def tree_hash(root:str|Path)->str:
