@@ -12,7 +12,7 @@ __all__ = ['log', 'MAX_FILES_IN_MESSAGE', 'CHECKS', 'HASH_CHECKS', 'RUN_MARKERS'
 # %% ../nbs/55_check.ipynb #1ac82740
 import inspect, json
 from pathlib import Path
-import numpy as np, pandas as pd
+import pandas as pd
 import imagehash
 from PIL import Image
 from .config import RunConfig, SPLITS, CheckFailed, InputError, get_logger, config_from_dict

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['log', 'CURATED_COLUMNS', 'BALANCE_TOLERANCE_PCT', 'make_label_map', 'group_table', 'label_rng',
            'stratified_group_split', 'split_originals', 'split_counts', 'assign_synthetic', 'curated_name', 'curate',
-           'label_conflicts', 'cross_split_groups', 'cap_table', 'class_balance']
+           'label_conflicts', 'cross_split_groups', 'cap_table', 'deviation_pct', 'class_balance']
 
 # %% ../nbs/40_curate.ipynb #ed5106b5
 import re, hashlib
@@ -263,6 +263,13 @@ def cap_table(
 
 BALANCE_TOLERANCE_PCT = 2.0   # the findings' balance tolerance: ± this % of the mean class count
 
+def deviation_pct(
+    totals:pd.Series,  # images per class
+)->pd.Series:          # each class's deviation from the mean class size, in % (0 when there is nothing)
+    "Each class's size against the mean class size, in percent."
+    mean = totals.mean() if len(totals) else 0.0
+    return 100 * (totals - mean) / mean if mean else totals * 0.0
+
 def class_balance(
     curated:pd.DataFrame,        # curated table (or manifest rows with `dropped` = '')
     tolerance_pct:float=BALANCE_TOLERANCE_PCT,  # allowed deviation from the mean class size, in %
@@ -271,7 +278,6 @@ def class_balance(
     "Each class's size against the mean class size."
     cur = curated if split is None else curated[curated.split == split]
     c = _counts(cur, ['label'])
-    mean = c.total.mean() if len(c) else 0.0
-    c['deviation_pct'] = (100 * (c.total - mean) / mean) if mean else 0.0
+    c['deviation_pct'] = deviation_pct(c.total).astype(float)
     c['within_tolerance'] = c.deviation_pct.abs() <= tolerance_pct + 1e-9
     return c

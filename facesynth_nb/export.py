@@ -6,12 +6,12 @@
 __all__ = ['log', 'MANIFEST_COLUMNS', 'SOURCE_CHUNK', 'PACKAGES', 'MIRROR_INDEX', 'MIRROR_TOP', 'prepare_image', 'matches_target',
            'may_link', 'export_file', 'curated_paths', 'previous_outputs', 'remove_stale', 'export_curated',
            'manifest_frames', 'write_manifests', 'disk_usage', 'gray_stats', 'journal_summary', 'plan_summary',
-           'build_status', 'write_status', 'package_versions', 'gpu_info', 'git_commit', 'env_report',
-           'write_env_report', 'check_mirror_root', 'read_mirror_index', 'mirror_owns', 'MirrorPlan', 'plan_mirror',
-           'apply_mirror', 'mirror_run', 'integrity_block', 'export_run']
+           'balance_summary', 'build_status', 'write_status', 'package_versions', 'gpu_info', 'git_commit',
+           'env_report', 'write_env_report', 'check_mirror_root', 'read_mirror_index', 'mirror_owns', 'MirrorPlan',
+           'plan_mirror', 'apply_mirror', 'mirror_run', 'integrity_block', 'export_run']
 
 # %% ../nbs/50_export.ipynb #02a276fa
-import datetime, hashlib, importlib, importlib.metadata as ilm, json, multiprocessing as mp, os, platform, shutil, subprocess, sys, time
+import datetime, hashlib, importlib, importlib.metadata as ilm, json, multiprocessing as mp, os, platform, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,16 +313,21 @@ def _quarantine(quarantine, cfg:RunConfig)->dict:
     if q is None or not len(q): return dict(count=0, by_reason={})
     return dict(count=len(q), by_reason=q.reason.value_counts().sort_index().to_dict())
 
-def _balance(curated:pd.DataFrame, split=None)->dict:
-    b = class_balance(curated, split=split)
-    return dict(tolerance_pct=BALANCE_TOLERANCE_PCT, per_class=b.deviation_pct.to_dict(),
-                max_abs_deviation_pct=float(b.deviation_pct.abs().max()) if len(b) else 0.0,
-                within_tolerance=bool(b.within_tolerance.all()))
-
 def _disk(curated, originals, synthetic, cfg)->dict:
     o = originals.file_path if originals is not None else curated[curated.source == 'original'].file_path
     s = [cfg.out/p for p in synthetic.path] if synthetic is not None else curated[curated.source == 'synthetic'].file_path
     return disk_usage({'originals': o, 'synthetic': s, 'curated': sorted(p for p in (cfg.out/'curated').rglob('*') if p.is_file())})
+
+# %% ../nbs/50_export.ipynb #838b0719
+def balance_summary(
+    curated:pd.DataFrame,   # curated table (or manifest rows with `dropped` = '')
+    split:str|None=None,    # one split, or None for all kept images
+)->dict:                    # tolerance_pct, per_class deviation %, max_abs_deviation_pct, within_tolerance
+    "Each class's deviation from the mean class size, the largest one, and whether all are within tolerance."
+    b = class_balance(curated, split=split)
+    return dict(tolerance_pct=BALANCE_TOLERANCE_PCT, per_class=b.deviation_pct.to_dict(),
+                max_abs_deviation_pct=float(b.deviation_pct.abs().max()) if len(b) else 0.0,
+                within_tolerance=bool(b.within_tolerance.all()))
 
 # %% ../nbs/50_export.ipynb #7ff7054f
 def _leakage(curated:pd.DataFrame)->dict:
@@ -372,7 +377,7 @@ def build_status(
         synthetic_cap=dict(cap=cfg.synthetic_cap, splits=list(cfg.synthetic_splits), holds=bool(ct.ok.all()),
                            train_fraction=train.synthetic_fraction.to_dict()),
         over_cap_dropped=dict(count=len(drop), by_class=drop.label.value_counts().sort_index().to_dict()),
-        balance=_balance(curated), balance_train=_balance(curated, 'train'),
+        balance=balance_summary(curated), balance_train=balance_summary(curated, 'train'),
         preset_splits=bool(originals is not None and cfg.keep_splits and (originals.split != '').any()),
         leakage=_leakage(curated), synthetic_generation=journal_summary(journal), plan=plan_summary(plan),
         quarantined=_quarantine(quarantine, cfg), disk_usage=_disk(curated, originals, synthetic, cfg),
