@@ -512,7 +512,8 @@ def plan_mirror(
     files = {p.removeprefix('curated/'): (out/p, h) for p, h in zip(man.path, man.sha256)}
     def foreign(rel, h): return (root/rel).exists() and not mirror_owns(root, rel, index) and sha256_file(root/rel) != h
     clash = sorted(r for r, (_, h) in files.items() if foreign(r, h))
-    clash += [r for r in MIRROR_TOP if foreign(r, None)]
+    if not (root/MIRROR_INDEX).exists():      # the index proves a mirror of ours lives here: its top files are ours
+        clash += [r for r in MIRROR_TOP if foreign(r, None)]
     if clash:
         raise InputError(f"mirror_root {root} holds {len(clash)} file(s) the mirror did not write at paths it needs, "
                          f"e.g. {clash[:3]}; move them away or choose another mirror_root")
