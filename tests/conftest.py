@@ -21,14 +21,19 @@ def shared_dir()->Path:
     return Path(os.environ.get('FACESYNTH_SHARED') or ROOT.parent/'shared')
 
 
-def make_fer_like(root:Path, per_label:int=28)->Path:
-    "Real faces in the FER sample's layout: scikit-image's lfw faces and their mirror images, 48x48 JPEGs."
+def make_fer_like(root:Path)->Path:
+    """Real faces in the FER sample's layout and size: 30 48x48 JPEGs per emotion, 210 in all. scikit-image's
+    100 lfw faces and their mirror images (pHash distance >= 26 from the original, >= 10 between any two)
+    fill happy and neutral with 30 faces and the other classes with 28, plus 2 of lfw_subset's non-face patches."""
     from skimage.data import lfw_subset
-    faces = (lfw_subset()[:100] * 255).round().astype(np.uint8)
-    faces = np.concatenate([faces, faces[:, :, ::-1]])                   # 200 distinct faces (pHash far apart)
-    for i in range(per_label * len(EMOTIONS)):
-        d = root/EMOTIONS[i % len(EMOTIONS)]; d.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(faces[i]).resize((48, 48), Image.BICUBIC).save(d/f'face_{i:05d}.jpg', quality=95)
+    lfw = (lfw_subset() * 255).round().astype(np.uint8)
+    faces, nonfaces = list(lfw[:100]) + [f[:, ::-1] for f in lfw[:100]], list(lfw[100:110])
+    for label in EMOTIONS:
+        n = 30 if label in ('happy', 'neutral') else 28
+        imgs = [faces.pop(0) for _ in range(n)] + [nonfaces.pop(0) for _ in range(30 - n)]
+        (root/label).mkdir(parents=True, exist_ok=True)
+        for i, a in enumerate(imgs):
+            Image.fromarray(a).resize((48, 48), Image.BICUBIC).save(root/label/f'{label}_{i:03d}.jpg', quality=95)
     return root
 
 
@@ -90,16 +95,18 @@ def small_run_config(root:Path, **kw):
     from facesynth_nb.config import RunConfig
     from facesynth_nb.pipeline import make_demo_raw_root
     raw = make_demo_raw_root(root/'raw')
+    (raw/'happy'/'broken.png').write_bytes(b'not an image')             # quarantined, the run goes on
     base = dict(raw_root=str(raw), out_dir=str(root/'out'), mirror_root=str(root/'mirror'), model_id='builtin:tiny',
-                face_policy='off', target_total=154, synthetic_cap=0.2, num_inference_steps=2, progress=False,
-                workers=1)
+                face_policy='off', target_total=154, synthetic_cap=0.2, blur_var_min=190.0, num_inference_steps=2,
+                progress=False, workers=1)
     return RunConfig(**{**base, **kw})
 
 
 @pytest.fixture(scope='session')
 def small_run(tmp_path_factory):
-    """A real run made by the pipeline (never changed by tests: copy it first): 101 demo faces in 7 classes,
-    21 synthetic images, the cap binding (synthetic_cap 0.2), a mirror. Returns (cfg, RunResult)."""
+    """A real run made by the pipeline (never changed by tests: copy it first): 101 demo faces in 7 classes and
+    one broken file (quarantined), 21 synthetic images, blur rejects (blur_var_min 190 on builtin:tiny's noise),
+    the cap binding (synthetic_cap 0.2), a mirror. Returns (cfg, RunResult)."""
     from facesynth_nb.pipeline import run_pipeline
     cfg = small_run_config(tmp_path_factory.mktemp('small_run'))
     res = run_pipeline(cfg, demo=True)
