@@ -131,6 +131,9 @@ def _guard_out(cfg:RunConfig)->Path:
             raise InputError(f"out_dir/curated ({root}) overlaps raw_root ({raw}); raw_root is read-only: choose another out_dir")
     return root
 
+
+
+# %% ../nbs/50_export.ipynb #0962082d
 def previous_outputs(
     out_dir:str|Path,  # a run's out_dir
 )->dict:               # absolute path -> sha256 ('' when the manifest has none) of each listed file
@@ -145,6 +148,7 @@ def previous_outputs(
                       if p.startswith('curated/') and is_inside(out/p, out/'curated')})
     return found
 
+# %% ../nbs/50_export.ipynb #9da013c0
 def remove_stale(
     root:str|Path,  # the curated folder
     keep:set,       # absolute paths that belong there
@@ -409,6 +413,9 @@ def package_versions()->dict:
             except ilm.PackageNotFoundError: pass
     return out
 
+
+
+# %% ../nbs/50_export.ipynb #22e350fb
 def gpu_info()->dict:
     "CUDA availability, versions and GPU names from torch (empty names when there is no GPU)."
     try: import torch
@@ -428,6 +435,9 @@ def git_commit(path:str|Path|None=None)->dict:
         return dict(commit=r.stdout.strip(), dirty=bool(run('status', '--porcelain', '--untracked-files=no').stdout.strip()))
     except (OSError, subprocess.SubprocessError): return dict(commit=None, dirty=None)
 
+
+
+# %% ../nbs/50_export.ipynb #b64a7ccb
 def env_report(cfg:RunConfig, model_info:dict|None=None)->dict:
     "Python, platform, package versions, CUDA/GPU, project version and commit, the full config and its hash."
     import facesynth_nb
@@ -471,6 +481,9 @@ def read_mirror_index(
     if isinstance(files, dict): return {str(k): str(v) for k, v in files.items()}
     return {str(k): '' for k in files} if isinstance(files, list) else {}
 
+
+
+# %% ../nbs/50_export.ipynb #f653a0ec
 def mirror_owns(
     root:str|Path,  # the mirror root
     rel:str,        # a path from the index, relative to root
