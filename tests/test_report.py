@@ -33,8 +33,10 @@ def run_dir(pristine, tmp_path_factory):
 
 @pytest.fixture
 def fresh(pristine, tmp_path):
-    "A private copy of the real run's out_dir."
-    return shutil.copytree(pristine, tmp_path/'out')
+    "A private copy of the real run's out_dir, its report and plots removed (as before a first render)."
+    out = shutil.copytree(pristine, tmp_path/'out', ignore=shutil.ignore_patterns('findings.*', 'plots'))
+    assert not (out/'findings.html').exists() and not (out/'plots').exists()
+    return out
 
 
 def section(md, n):
