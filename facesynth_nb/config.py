@@ -99,6 +99,8 @@ class RunConfig:
     max_pixels: int = 64_000_000           # images larger than this are quarantined before decoding
     workers: int = 0                       # CPU worker processes (0 = all cores)
     shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
+    # -- export --
+    link_raw: bool = False  # hard-link raw_root files (saves disk; an edit to one edits your original)
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -115,7 +117,8 @@ _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','see
                'phash_size','max_pixels','workers')
 _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
                  'expected_accept_rate')
-_BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','progress')
+_BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','link_raw',
+                'progress')
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
                'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
 
@@ -216,7 +219,7 @@ def save_config(c:RunConfig, path:str|Path)->Path:
     return p
 
 # %% ../nbs/00_config.ipynb #3e912867
-NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device',
+NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device', 'link_raw',
                      'compile', 'channels_last', 'shard', 'export_mode')
 
 def hashed_fields(c:RunConfig)->dict:

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['log', 'RUN_FILE', 'EMOTIONS', 'GENERATION_CAUSES', 'check_paths', 'claim_out_dir', 'check_disk', 'make_demo_raw_root',
-           'RunResult', 'plan_only', 'generation_shortfall', 'run_pipeline', 'run_demo', 'rerender_report',
-           'show_plots']
+           'RunResult', 'plan_only', 'generation_shortfall', 'finish_run', 'run_pipeline', 'run_demo',
+           'rerender_report', 'show_plots']
 
 # %% ../nbs/90_pipeline.ipynb #dd52c333
 import json, os, shutil, time
@@ -143,18 +143,25 @@ def generation_shortfall(plan:pd.DataFrame, records:list)->dict:
                      cause=GENERATION_CAUSES.get(s.end_cause, '')) for lb, s in label_states(plan, records).items()}
 
 # %% ../nbs/90_pipeline.ipynb #b02631a8
-def _finish(cfg, originals, plan, synthetic, records, pvh, run_extra)->tuple:
+def finish_run(
+    cfg:RunConfig,              # run settings
+    originals:pd.DataFrame,     # originals table
+    plan:pd.DataFrame,          # plan table
+    synthetic:pd.DataFrame,     # synthetic table
+    records:list,               # journal records
+    pvh:str,                    # prompts_version_hash of the bank
+    extra:dict,                 # status blocks of this run (demo, generation_shortfall, ...)
+)->tuple:                       # (status, checks, report path)
+    "Curate, export, check, write status once, mirror, report: the end of a run."
     from facesynth_nb.curate import curate
-    from facesynth_nb.export import export_run, write_status
+    from facesynth_nb.export import export_run
     from facesynth_nb.check import check_outputs
-    curated = curate(originals, synthetic, plan, cfg)
-    status = export_run(curated, cfg, originals, synthetic, plan, records, None, _model_info(cfg, synthetic), pvh)
-    status.pop('export', None); status.update(run_extra)
-    write_status(status, cfg)
-    checks = check_outputs(cfg.out, cfg)
-    status['integrity'] = dict(ok=all(c['ok'] for c in checks), checks=checks)
-    write_status(status, cfg)
-    return status, checks, _render(cfg.out)
+    curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
+    check = lambda status: check_outputs(cfg.out, cfg, status=status)
+    status = export_run(curated, cfg, originals, synthetic, plan, records, None,          # 2.-7. export
+                        _model_info(cfg, synthetic), pvh, extra=extra, check=check)
+    status.pop('export', None)
+    return status, status['integrity']['checks'], _render(cfg.out)                       # 8. report
 
 def _render(out:Path)->Path:
     from facesynth_nb.report import render_report
@@ -183,7 +190,7 @@ def run_pipeline(cfg:RunConfig,          # run settings
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
         extra = dict(demo=demo, demo_source='scikit-image lfw_subset + astronaut' if demo else '',
                      generation_shortfall=generation_shortfall(plan, records))
-        status, checks, report = _finish(cfg, originals, plan, synthetic, records, pvh, extra)
+        status, checks, report = finish_run(cfg, originals, plan, synthetic, records, pvh, extra)
         return RunResult(cfg.out, plan, est, status, report, checks)
     finally: lock.release()
 

@@ -19,7 +19,7 @@ import pandas as pd
 import mistune
 from .config import InputError, get_logger
 from .io import atomic_write
-from .diagnose import (PLOTS, TOLERANCE_PCT, RunFiles, as_run, balance_table, class_composition, diagnose,
+from .diagnose import (PLOTS, TOLERANCE_PCT, RunFiles, as_run, read_balance, class_composition, diagnose,
                                    gate_summary, load_run, rejection_table, split_composition)
 
 # %% ../nbs/70_report.ipynb #43fb87e6
@@ -304,7 +304,7 @@ def sec_outputs(r:RunFiles)->str:
 # %% ../nbs/70_report.ipynb #6e205762
 def sec_balance(r:RunFiles)->str:
     "Section 7: per class originals, synthetic images, total, synthetic share and deviation from the mean."
-    cc, bt = class_composition(r), balance_table(r)
+    cc, bt = class_composition(r), read_balance(r)
     t = pd.DataFrame({'original': cc.original.map(fmt_int), 'synthetic': cc.synthetic.map(fmt_int), 'total': cc.total.map(fmt_int),
                       'synthetic fraction': cc.synthetic_fraction.map(fmt_frac),
                       'deviation': bt.deviation_pct.map(lambda v: f'{fmt_num(v)} %' if _num(v) is not None else NOT_RECORDED),

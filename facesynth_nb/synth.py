@@ -296,9 +296,14 @@ def synthesize(originals:pd.DataFrame,  # the originals table (its pHashes seed 
 
 # %% ../nbs/38_synth.ipynb #92ee61d1
 def _check_accepted_files(records:list, out:Path):
-    missing = [r['path'] for r in records if r['status'] == 'accepted' and not (out/r['path']).is_file()]
+    "Refuse to resume when an accepted image is missing or is not the file its journal record hashed."
+    acc = [r for r in records if r['status'] == 'accepted']
+    missing = [r['path'] for r in acc if not (out/r['path']).is_file()]
     if missing: raise FacesynthError(f"{len(missing)} accepted image(s) in {out/JOURNAL} are missing on disk, e.g. "
                                      f"{missing[:3]}; restore them or rerun with --restart")
+    changed = [r['path'] for r in acc if r.get('sha256') and sha256_file(out/r['path']) != r['sha256']]
+    if changed: raise FacesynthError(f"{len(changed)} accepted image(s) differ from the sha256 in {out/JOURNAL}: "
+                                     f"{', '.join(changed[:5])}; restore them or rerun with --restart")
 
 def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal, records)->list:
     gen = generator or get_generator(cfg)

@@ -1,7 +1,9 @@
-"""Curate, export and integrity checks end to end, on the FER2013 sample (real 48x48 faces).
+"""Curate, export and integrity checks end to end, on real 48x48 faces in FER layout.
 
-The originals table is built here in the contract's shape (the test stands in for ingest, so it runs on
-its own); the synthetic images are 224x224 L PNGs written under out_dir/synthetic as synth writes them.
+`FER` (conftest) is the team's FER2013 sample when present, else real faces from scikit-image in the same
+layout: every test runs from the project alone. The originals table is built here in the contract's shape
+(the test stands in for ingest, so it runs on its own); the synthetic images are 224x224 L PNGs written
+under out_dir/synthetic, with synthetic_meta.csv and a journal, as synth writes them.
 """
 import hashlib, json, os, shutil
 from pathlib import Path
@@ -10,15 +12,19 @@ import imagehash
 from PIL import Image
 
 from facesynth_nb.config import RunConfig, SPLITS, CheckFailed, InputError
-from facesynth_nb.io import tree_hash
+from facesynth_nb.io import Journal, sha256_file, tree_hash
 from facesynth_nb.hashindex import near_duplicate_groups
 from facesynth_nb.curate import curate, cross_split_groups, label_conflicts
 from facesynth_nb.plan import cap_allowance
-from facesynth_nb.export import export_run, export_curated, mirror_curated, manifest_frames
+from facesynth_nb.export import export_run, export_curated, mirror_run, write_manifests
 from facesynth_nb.check import check_outputs, assert_outputs_ok, read_manifests
-
-FER = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fer_sample'
-pytestmark = pytest.mark.skipif(not FER.exists(), reason=f'FER2013 sample not found at {FER}')
+from facesynth_nb.ingest import scan_raw_root
+from facesynth_nb.plan import plan_needs
+from facesynth_nb.prompts import load_prompt_bank, prompts_version_hash
+from facesynth_nb.generate import get_generator
+from facesynth_nb.synth import synthesize, load_decisions
+from facesynth_nb.curate import split_counts
+from conftest import FER
 LABELS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')
 
 
@@ -43,7 +49,7 @@ def scan(raw:Path, cfg:RunConfig)->pd.DataFrame:
 
 
 def make_synthetic(out:Path, counts:dict, seed:int=0, size:int=224)->pd.DataFrame:
-    "Accepted synthetic units as synth leaves them: smooth random 224x224 L PNGs and their table."
+    "Accepted synthetic units as synth leaves them: smooth random 224x224 L PNGs, their table and journal."
     rng, rows = np.random.default_rng(seed), []
     for label, n in sorted(counts.items()):
         for i in range(n):
@@ -51,13 +57,17 @@ def make_synthetic(out:Path, counts:dict, seed:int=0, size:int=224)->pd.DataFram
             im = Image.fromarray(rng.integers(0, 256, (12, 12), dtype=np.uint8)).resize((size, size), Image.BICUBIC)
             (out/rel).parent.mkdir(parents=True, exist_ok=True); im.save(out/rel)
             rows.append(dict(unit_id=uid, label=label, index=i, path=rel, phash=str(imagehash.phash(im, hash_size=8)),
-                             blur_var=100.0, face_count=1, seed=i, prompt=f'a {label} face'))
-    return pd.DataFrame(rows)
+                             blur_var=100.0, face_count=1, seed=i, prompt=f'a {label} face', sha256=sha256_file(out/rel)))
+    syn = pd.DataFrame(rows)
+    syn.to_csv(out/'synthetic_meta.csv', index=False)
+    Journal(out/'journal.jsonl').append(journal_for(syn))
+    return syn
 
 
 def journal_for(syn:pd.DataFrame)->list:
     "Journal records: every accepted unit plus one blur reject per label."
-    acc = [dict(unit_id=r.unit_id, label=r.label, index=r.index, status='accepted', reason='') for r in syn.itertuples()]
+    acc = [dict(unit_id=r.unit_id, label=r.label, index=r.index, status='accepted', reason='', path=r.path,
+                sha256=r.sha256) for r in syn.itertuples()]
     rej = [dict(unit_id=f'{l}-rej', label=l, index=10**6, status='rejected', reason='blur') for l in sorted(set(syn.label))]
     return acc + rej
 
@@ -178,16 +188,26 @@ def test_torchvision_imagefolder_layout(run):
             assert files and all(f.is_file() and f.suffix == '.png' for f in files), (s, c)
 
 
-def test_rerun_is_idempotent_and_removes_only_stale_curated_files(run):
+def test_rerun_is_idempotent_and_removes_only_what_a_run_wrote(run):
+    "A rerun rewrites nothing; it removes a stale file the manifests say an export wrote, and nothing else."
     cfg, out = run['cfg'], run['out']
     before = {p: p.stat().st_ino for p in (out/'curated').rglob('*.png')}
     stale = out/'curated'/'train'/'happy'/'from_an_older_run.png'; shutil.copy(next(iter(before)), stale)
-    mine = out/'notes.txt'; mine.write_text('mine')
+    m = pd.read_csv(out/'train.csv', keep_default_na=False, dtype=str)
+    old = pd.concat([m, m.iloc[[0]].assign(path=stale.relative_to(out).as_posix(), sha256=sha256_file(stale))])
+    old.to_csv(out/'train.csv', index=False)                              # as an earlier export recorded it
+    mine = out/'curated'/'train'/'happy'/'my_notes.txt'; mine.write_text('mine')
+    changed = out/'curated'/'train'/'sad'/'edited_by_me.png'; shutil.copy(next(iter(before)), changed)
+    old = pd.concat([old, m.iloc[[0]].assign(path=changed.relative_to(out).as_posix(), sha256='0' * 64)])
+    old.to_csv(out/'train.csv', index=False)                              # listed, but not what the export wrote
     r = export_curated(run['cur'], cfg)
     assert (r['skipped'], r['removed'], r['converted'], r['linked']) == (len(before), 1, 0, 0)
-    assert not stale.exists() and mine.exists()
-    assert {p: p.stat().st_ino for p in (out/'curated').rglob('*.png')} == before      # nothing rewritten
+    assert r['left_alone'] == ['train/happy/my_notes.txt', 'train/sad/edited_by_me.png']
+    assert not stale.exists() and mine.exists() and changed.exists()
+    assert {p: p.stat().st_ino for p in (out/'curated').rglob('*.png') if p != changed} == before   # nothing rewritten
     assert tree_hash(run['raw']) == run['raw_hash']
+    mine.unlink(); changed.unlink(); write_manifests(run['cur'], cfg)       # the module's run, as it was
+    assert all(r['ok'] for r in assert_outputs_ok(out))
 
 
 def test_export_is_deterministic(run, tmp_path):
@@ -225,7 +245,7 @@ def test_preset_splits_kept_cross_split_groups_reported(tmp_path):
     assert tree_hash(raw) == h0
 
 
-def test_hardlinks_from_raw_root_never_change_it(tmp_path):
+def test_raw_files_are_copied_unless_link_raw_and_links_never_change_them(tmp_path):
     raw = tmp_path/'raw'
     for label in ('happy', 'sad'):
         for p in sorted((FER/label).glob('*.jpg'))[:8]:
@@ -235,7 +255,11 @@ def test_hardlinks_from_raw_root_never_change_it(tmp_path):
     h0 = tree_hash(raw)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(tmp_path/'out'), seed=2, progress=False)
     orig = scan(raw, cfg); cur = curate(orig, None, None, cfg)
-    r = export_curated(cur, cfg)
+    r0 = export_curated(cur, cfg)                                                       # by default: copies
+    assert (r0['linked'], r0['copied'], r0['converted']) == (0, 16, 1)
+    assert all(os.stat(f).st_nlink == 1 for f in cur.file_path)
+    shutil.rmtree(cfg.out/'curated')
+    r = export_curated(cur, cfg.updated(link_raw=True))                                 # the opt-in
     assert (r['linked'], r['converted']) == (16, 1)
     kept = cur[cur.dropped == '']
     for f, d in zip(kept.file_path, 'curated/' + kept.split + '/' + kept.label + '/' + kept.name):
@@ -249,10 +273,10 @@ def test_hardlinks_from_raw_root_never_change_it(tmp_path):
 
 def test_mirror_and_refusals(run, tmp_path):
     cfg = run['cfg']
-    with pytest.raises(InputError, match='inside raw_root'): mirror_curated(run['cur'], cfg.updated(mirror_root=str(run['raw']/'copy')))
+    with pytest.raises(InputError, match='inside raw_root'): mirror_run(cfg.updated(mirror_root=str(run['raw']/'copy')))
     assert not (run['raw']/'copy').exists()
     with pytest.raises(InputError, match='raw_root'): export_curated(run['cur'], cfg.updated(out_dir=str(run['raw'])))
-    r = mirror_curated(run['cur'], cfg.updated(mirror_root=str(tmp_path/'mirror')))
+    r = mirror_run(cfg.updated(mirror_root=str(tmp_path/'mirror')))
     n = len(read_manifests(run['out']))
     assert r['files'] == n == len(list((tmp_path/'mirror').rglob('*.png')))
     assert json.loads((tmp_path/'mirror'/'status.json').read_text())['total_images'] == n
@@ -271,12 +295,10 @@ def test_a_broken_output_fails_loudly_naming_check_and_file(run, tmp_path):
 
 def test_with_the_real_ingest_and_plan(tmp_path):
     "Cross-stage: ingest's originals table and the plan (given curate's exact split counts) feed curate and export."
-    ingest = pytest.importorskip('facesynth_nb.ingest'); plan_mod = pytest.importorskip('facesynth_nb.plan')
-    from facesynth_nb.curate import split_counts
     raw = build_raw(tmp_path, per_label=12); h0 = tree_hash(raw)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(tmp_path/'out'), target_total=140, seed=4, progress=False)
-    orig = ingest.scan_raw_root(cfg)
-    plan = plan_mod.plan_needs(orig, cfg, split_counts=split_counts(orig, cfg))
+    orig = scan_raw_root(cfg)
+    plan = plan_needs(orig, cfg, split_counts=split_counts(orig, cfg))
     syn = make_synthetic(cfg.out, {l: int(n) + 3 for l, n in plan.planned.items()})      # 3 more than planned per label
     cur = curate(orig, syn, plan, cfg)
     assert (cur[cur.dropped == 'over_cap'].groupby('label').size() <= 3).all()
@@ -290,16 +312,9 @@ def test_with_the_real_ingest_and_plan(tmp_path):
     assert tree_hash(raw) == h0
 
 
-def test_fer_sample_run_with_builtin_tiny(tmp_path, monkeypatch):
-    """The issue's acceptance run: fer_sample through the real stages (ingest, plan, synth with builtin:tiny, curate,
-    export), then every integrity check, the cap per class, and HF imagefolder with matching counts. ~45 s here."""
-    for m in ('ingest', 'plan', 'prompts', 'generate', 'synth'): pytest.importorskip(f'facesynth_nb.{m}')
-    from facesynth_nb.ingest import scan_raw_root
-    from facesynth_nb.plan import plan_needs
-    from facesynth_nb.prompts import load_prompt_bank, prompts_version_hash
-    from facesynth_nb.generate import get_generator
-    from facesynth_nb.synth import synthesize, load_decisions
-    from facesynth_nb.curate import split_counts
+def test_fer_layout_run_with_builtin_tiny(tmp_path, monkeypatch):
+    """The issue's acceptance run: FER-layout faces through the real stages (ingest, plan, synth with builtin:tiny,
+    curate, export), then every integrity check, the cap per class, and HF imagefolder with matching counts."""
     raw = tmp_path/'raw'; shutil.copytree(FER, raw); h0 = tree_hash(raw)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(tmp_path/'out'), model_id='builtin:tiny', target_total=238, progress=False,
                     num_inference_steps=2, gen_size=64, face_policy='off', blur_var_min=0.0, workers=1)  # noise images: no face/blur gate

@@ -15,7 +15,7 @@ from facesynth_nb.gates import evaluate, decide, get_detector, REASONS
 from facesynth_nb.hashindex import NearDupIndex, phash_int, phash_hex, near_duplicate_groups, brute_force_query
 from facesynth_nb.post import save_exported, read_provenance, check_exported
 
-FER = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fer_sample'
+from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
 CFG = RunConfig(face_detector='haar_alt2')
 ASTRO = Image.fromarray(skdata.astronaut())
 
@@ -86,7 +86,6 @@ def test_lfw_faces_and_nonfaces():
     assert faces >= 90 and nonfaces == 0, (faces, nonfaces)
 
 
-@pytest.mark.skipif(not FER.exists(), reason='FER sample absent')
 def test_fer_faces_through_the_chain():
     files = sorted(FER.glob('*/*.jpg'))
     ix, reasons = NearDupIndex(CFG.hash_dist_max), []
@@ -103,7 +102,6 @@ def test_fer_faces_through_the_chain():
     assert reasons.count('blur') >= 0.5 * len(files)            # 48 px faces enlarged to 224 are soft
 
 
-@pytest.mark.skipif(not FER.exists(), reason='FER sample absent')
 def test_index_equals_brute_force_on_fer_hashes():
     files = sorted(FER.glob('*/*.jpg'))
     hs = [phash_int(imagehash.phash(Image.open(f).convert('L'))) for f in files]
@@ -151,7 +149,6 @@ def test_written_file_is_traceable(tmp_path):
     with pytest.raises(CheckFailed, match='not 128x128'): check_exported([p], CFG.updated(image_size=128))
 
 
-@pytest.mark.skipif(not FER.exists(), reason='FER sample absent')
 def test_fer_through_the_folder_generator(tmp_path):
     "FER faces as candidates of the `folder:` generator, gated in unit order, written with their provenance."
     from facesynth_nb.generate import get_generator, WorkUnit

@@ -10,7 +10,7 @@ from facesynth_nb.generate import (WorkUnit, Candidate, RECORD_KEYS, get_generat
                                    quiet_loading, TINY_GEN_SIZE)
 
 ROOT = Path(__file__).resolve().parents[1]
-FER = ROOT.parent/'shared'/'data'/'fer_sample'
+from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
 PY = sys.executable
 
 def units(label, idxs, seed=20250924):
@@ -132,7 +132,6 @@ def test_tiny_cache_is_reused(cfg):
     assert a == b and (a/'model_index.json').is_file()
     assert sum(p.stat().st_size for p in a.rglob('*') if p.is_file()) < 10e6
 
-@pytest.mark.skipif(not FER.exists(), reason='FER2013 sample (../shared/data/fer_sample) not present')
 def test_folder_generator_on_real_faces():
     g = get_generator(RunConfig(model_id=f'folder:{FER}'))
     files = sorted(p.name for p in (FER/'happy').iterdir() if p.suffix.lower() in ('.jpg', '.png', '.jpeg', '.webp'))

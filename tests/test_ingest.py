@@ -15,8 +15,8 @@ from facesynth_nb import ingest
 from facesynth_nb.ingest import (BadFile, FER_LABELS, ORIGINALS_COLUMNS, decode_image, load_originals, load_quarantine,
                                  read_gray, scan_raw_root, label_conflict_groups)
 
-FER = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fer_sample'
-needs_fer = pytest.mark.skipif(not FER.exists(), reason='the FER2013 sample (../shared/data/fer_sample) is absent')
+from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
+from conftest import needs_fer
 
 
 # ---------------------------------------------------------------- helpers: real faces and crafted files

@@ -13,8 +13,8 @@ from facesynth_nb.plan import (cap_allowance, load_plan, plan_estimates, plan_ne
 from facesynth_nb.prompts import (DEFAULT_BANK, axis_spread, check_bank_covers, load_prompt_bank, prompts_version_hash,
                                   unit_prompt)
 
-FER = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fer_sample'
-needs_fer = pytest.mark.skipif(not FER.exists(), reason='the FER2013 sample (../shared/data/fer_sample) is absent')
+from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
+from conftest import needs_fer
 
 FER_TRAIN = {'angry': 3995, 'disgust': 436, 'fear': 4097, 'happy': 7215, 'sad': 4830, 'surprise': 3171, 'neutral': 4965}
 

@@ -1,9 +1,9 @@
 """The findings report from the outside: its numbers against status.json, its files, and a real browser.
 
-The out_dir is built by hand (`build_example_run`: real lfw faces from scikit-image, a journal, manifests
-and a status.json counted from them), so these tests do not depend on the other stages.
+The out_dir is a real run made by the pipeline (`small_run` in conftest: the demo faces, builtin:tiny, blur
+rejects, a quarantined file, a binding cap), so the report is tested on exactly what export writes.
 """
-import base64, io, json, os, re, shutil, signal, subprocess, time, urllib.request
+import base64, io, json, os, re, shutil, signal, subprocess, tempfile, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,32 +11,32 @@ import numpy as np
 from PIL import Image
 
 from facesynth_nb.config import InputError
-from facesynth_nb.diagnose import DIAGNOSTICS, build_example_run, diagnose
+from facesynth_nb.diagnose import DIAGNOSTICS, diagnose
+from facesynth_nb.pipeline import run_pipeline
 from facesynth_nb.report import FIGURES, REQUIRED, find_placeholders, render_report
-
-FER = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'fer_sample'
+from conftest import FER, small_run_config
 
 
 @pytest.fixture(scope='module')
-def pristine(tmp_path_factory):
-    "An example run (builtin model, not yet reported); tests copy it, never change it."
-    root = tmp_path_factory.mktemp('pristine')
-    build_example_run(root)
-    return root
+def pristine(small_run):
+    "The session's real run; tests copy it, never change it."
+    return Path(small_run[0].out_dir)
 
 
 @pytest.fixture(scope='module')
 def run_dir(pristine, tmp_path_factory):
-    "A rendered copy of the example run, shared by the read-only tests of this module."
-    out = shutil.copytree(pristine, tmp_path_factory.mktemp('rendered')/'run')/'out'
+    "A copy of the real run rendered with the built-in engine, shared by the read-only tests of this module."
+    out = shutil.copytree(pristine, tmp_path_factory.mktemp('rendered')/'out')
     render_report(out, engine='builtin')
     return out
 
 
 @pytest.fixture
 def fresh(pristine, tmp_path):
-    "A private copy of the example run's out_dir."
-    return shutil.copytree(pristine, tmp_path/'run')/'out'
+    "A private copy of the real run's out_dir, its report and plots removed (as before a first render)."
+    out = shutil.copytree(pristine, tmp_path/'out', ignore=shutil.ignore_patterns('findings.*', 'plots'))
+    assert not (out/'findings.html').exists() and not (out/'plots').exists()
+    return out
 
 
 def section(md, n):
@@ -87,7 +87,8 @@ def test_section10_numbers_equal_status(run_dir):
     assert floats(m['Rejected by reason'])[-1] == sum(g['rejects_by_reason'].values())
     assert floats(m['Quarantined'])[0] == s['quarantined']['count']
     short = {l: d for l, d in s['plan']['per_class'].items() if d['shortfall']}
-    assert short, 'the example run is meant to have a shortfall'
+    assert short, 'the run is meant to have a shortfall (the cap binds)'
+    assert g['rejects_by_reason'] and s['quarantined']['count'] == 1, 'the run is meant to have rejects and a bad file'
     for label, d in short.items():
         assert f"{label} {d['shortfall']:,} ({d['shortfall_cause']}:" in m['Plan shortfall']
 
@@ -140,14 +141,23 @@ def test_builtin_warning_is_at_the_top(run_dir):
     assert html.index('untrained-model noise, not faces') < html.index('1. Objective')
 
 
-def test_real_model_has_no_warning_and_demo_says_so(tmp_path):
-    real = build_example_run(tmp_path/'real', builtin=False)
-    render_report(real, engine='builtin')
-    assert 'not faces' not in (real/'findings.md').read_text().split('\n## 1. ')[0]
-    demo = build_example_run(tmp_path/'demo', demo=True)
-    render_report(demo, engine='builtin')
-    top = (demo/'findings.md').read_text().split('\n## 1. ')[0]
+def test_demo_run_says_so(run_dir):
+    top = (run_dir/'findings.md').read_text().split('\n## 1. ')[0]
     assert 'Demo originals' in top and 'scikit-image' in top and 'not faces' in top
+
+
+def test_a_real_model_run_has_no_warning(tmp_path):
+    "A run whose candidates are real faces (the `folder:` generator) is not flagged as noise, nor as a demo."
+    cands = tmp_path/'cands'
+    for i, p in enumerate(sorted(FER.glob('*/*.jpg'))[:14]):
+        d = cands/p.parent.name; d.mkdir(parents=True, exist_ok=True)
+        with Image.open(p) as im: im.transpose(Image.FLIP_LEFT_RIGHT).resize((96, 96)).save(d/f'c{i:03d}.png')
+    cfg = small_run_config(tmp_path, model_id=f'folder:{cands}', mirror_root='', blur_var_min=0.0, target_total=120)
+    res = run_pipeline(cfg)
+    assert res.ok and res.status['total_synthetic'] > 0 and not res.status['model_is_builtin']
+    render_report(cfg.out, engine='builtin')
+    top = (cfg.out/'findings.md').read_text().split('\n## 1. ')[0]
+    assert 'not faces' not in top and 'Demo originals' not in top
 
 
 # ---------------------------------------------------------------- strict and tolerant
@@ -169,7 +179,7 @@ def test_optional_files_and_keys_missing_say_not_recorded(fresh):
     (out/'status.json').write_text(json.dumps({k: s[k] for k in REQUIRED}))
     for name in ('journal.jsonl', 'plan.csv', 'originals.csv', 'quarantine.csv', 'synthetic_meta.csv', 'env_report.json'):
         (out/name).unlink()
-    shutil.rmtree(out/'rejects')
+    shutil.rmtree(out/'rejects')                                          # the run saved reject thumbnails
     html = render_report(out, engine='builtin')
     md = (out/'findings.md').read_text()
     m = metrics(md)
@@ -253,9 +263,8 @@ def test_without_quarto_auto_writes_the_builtin_page(fresh, tmp_path, monkeypatc
         render_report(out, engine='quarto')
 
 
-@pytest.mark.skipif(not FER.exists(), reason='../shared/data/fer_sample is absent (team-only data)')
 def test_fer_faces_as_curated_originals(fresh):
-    "Real FER faces as the curated originals: the gray statistics and thumbnails read those very files."
+    "FER-layout faces as the curated originals: the gray statistics and thumbnails read those very files."
     out = fresh
     rows = [l.split(',')[0] for l in (out/'train.csv').read_text().splitlines()[1:] if ',original,' in l]
     fer = sorted((FER/'happy').glob('*.jpg'))
@@ -272,26 +281,20 @@ def test_fer_faces_as_curated_originals(fresh):
     assert png.stat().st_size > 10_000
 
 
-def test_report_of_a_real_pipeline_run(tmp_path):
-    "The whole pipeline on real FER faces: section 10 equals the status.json that export wrote."
-    pipeline = pytest.importorskip('facesynth_nb.pipeline', reason='facesynth_nb.pipeline is not built yet')
-    if not FER.exists(): pytest.skip('../shared/data/fer_sample is absent (team-only data)')
-    from facesynth_nb.config import RunConfig
-    cfg = RunConfig(raw_root=str(FER), out_dir=str(tmp_path/'out'), model_id='builtin:tiny', face_policy='off',
-                    target_total=280, progress=False)
-    pipeline.run_pipeline(cfg)
-    out = cfg.out
-    html = render_report(out, engine='builtin')
-    s = json.loads((out/'status.json').read_text())
-    md = (out/'findings.md').read_text()
+def test_report_of_a_real_pipeline_run(run_dir):
+    "Section 10 equals the status.json that export wrote, and the originals the scan kept."
+    s = json.loads((run_dir/'status.json').read_text())
+    md = (run_dir/'findings.md').read_text()
     m = metrics(md)
-    assert find_placeholders(md) == []
-    assert floats(m['Original count'])[0] == s['total_original'] == 210
+    n_orig = len((run_dir/'originals.csv').read_text().strip().splitlines()) - 1
+    assert floats(m['Original count'])[0] == s['total_original'] == n_orig == 101
     assert floats(m['Combined total'])[0] == s['total_images']
     assert floats(m['Synthetic in the corpus'])[0] == s['total_synthetic']
     assert floats(m['Synthetic fraction, overall'])[0] == pytest.approx(s['synthetic_fraction'], abs=5e-5)
     assert 'untrained-model noise, not faces' in md.split('\n## 1. ')[0]
-    assert html.read_text().count('src="data:image/png;base64,') == len(FIGURES)
+    assert (run_dir/'findings.html').read_text().count('src="data:image/png;base64,') == len(FIGURES)
+    integ = section(md, 8)
+    assert 'all passed' in integ and '| file_hashes | pass |' in integ and '| synthetic_provenance | pass |' in integ
 
 
 # ---------------------------------------------------------------- a real browser
@@ -350,17 +353,21 @@ class CDP:
 
 
 @pytest.fixture
-def browser(tmp_path):
-    "Headless Chromium with a DevTools websocket; skips, saying why, when it cannot run here."
+def browser():
+    """Headless Chromium with a DevTools websocket; skips, saying why, when it cannot run here.
+    Its profile and temp files (Chromium leaves .org.chromium.* folders in $TMPDIR) live in one temporary
+    folder that is removed afterwards."""
     exe = _chromium()
     if not exe:
         pytest.skip('headless Chromium is not installed (Debian package `chromium`; `make browser-deps` installs it as root)')
     websocket = pytest.importorskip('websocket', reason='the websocket-client package (a jupyter dependency) is missing')
-    prof = tmp_path/'chromium-profile'
+    scratch = tempfile.TemporaryDirectory(prefix='facesynth-chromium-')
+    prof = Path(scratch.name)/'profile'
     args = [exe, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
             '--disable-sync', '--no-first-run', '--disable-extensions', '--hide-scrollbars', f'--user-data-dir={prof}',
             '--remote-debugging-port=0', '--remote-allow-origins=*', 'about:blank']
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, 'TMPDIR': scratch.name})
     try:
         port_file, deadline = prof/'DevToolsActivePort', time.time() + 60
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -383,6 +390,7 @@ def browser(tmp_path):
         try: proc.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL); proc.wait(10)
+        scratch.cleanup()
 
 
 def test_report_in_a_real_browser(run_dir, browser, tmp_path):
