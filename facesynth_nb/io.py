@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['log', 'TMP_SUFFIX', 'TMP_PATTERN', 'PNG_COMPRESS_LEVEL', 'atomic_write', 'atomic_write_json', 'png_bytes',
-           'save_png_atomic', 'remove_stale_tmp', 'sha256_file', 'Journal', 'RunLock', 'is_inside', 'ensure_inside',
-           'tree_hash']
+           'save_png_atomic', 'remove_stale_tmp', 'sha256_file', 'Journal', 'RunLock', 'ignore_stop_signals',
+           'is_inside', 'ensure_inside', 'tree_hash']
 
 # %% ../nbs/01_io.ipynb #383a4c4e
-import hashlib, io, json, os, re, socket, time
+import hashlib, io, json, multiprocessing, os, re, signal, socket, time
 from pathlib import Path
 from PIL import Image, PngImagePlugin
 from .config import InputError, get_logger
@@ -149,6 +149,13 @@ class RunLock:
         self.held = False
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
+
+# %% ../nbs/01_io.ipynb #24a889ed
+def ignore_stop_signals()->bool:
+    "In a worker process, ignore SIGINT and SIGTERM (the main process decides when to stop); True when it did."
+    if multiprocessing.parent_process() is None: return False    # never in the main process
+    for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)
+    return True
 
 # %% ../nbs/01_io.ipynb #c152eec7
 def is_inside(
