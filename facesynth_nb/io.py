@@ -147,7 +147,7 @@ class RunLock:
     def release(self):
         if self.held and self._owner().get('pid') == os.getpid(): self.path.unlink(missing_ok=True)
         self.held = False
-    def __enter__(self): return self.acquire()
+    def __enter__(self): return self if self.held else self.acquire()
     def __exit__(self, *exc): self.release()
 
 # %% ../nbs/01_io.ipynb #24a889ed
