@@ -14,14 +14,14 @@ __all__ = ['log', 'FER_LABELS', 'SPLIT_ALIASES', 'QUARANTINE_REASONS', 'QUARANTI
 # %% ../nbs/10_ingest.ipynb #b6d2ce37
 import csv, hashlib, io, itertools, json, os, stat, time, unicodedata, warnings
 import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .config import RunConfig, InputError, get_logger, progress, check_label, SPLITS
-from .io import atomic_write, png_bytes, is_inside, ensure_inside, ignore_stop_signals
+from .io import atomic_write, png_bytes, is_inside, ensure_inside, WorkerPool
 from .hashindex import near_duplicate_groups
 
 # %% ../nbs/10_ingest.ipynb #f0e7e85b
@@ -376,7 +376,7 @@ def map_chunks(
             out.append(fn(c))
             if bar is not None: bar.update(len(c[0]))
     else:
-        ex = ProcessPoolExecutor(workers, mp_context=_mp_context(), initializer=ignore_stop_signals)
+        ex = WorkerPool(workers, mp_context=_mp_context())
         try:
             pending, futs = set(), []
             for c in chunks:
