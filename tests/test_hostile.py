@@ -53,7 +53,7 @@ def test_csv_raw_root_with_hostile_label_map_writes_nothing(tmp_path):
         one_line_error(r, 'label_map')
     assert tree_hash(raw) == h and not pngs_under(tmp_path)
 
-@pytest.mark.parametrize('name', ['a\\b', 'x:y', 'tab\there'])
+@pytest.mark.parametrize('name', ['a\\b', 'x:y', 'bell\x07'])
 def test_class_folder_names_that_are_not_safe_labels_are_refused_at_plan_time(name, tmp_path):
     raw = make_demo_raw_root(tmp_path/'raw')
     (raw/'happy').rename(raw/name)
