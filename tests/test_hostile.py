@@ -201,7 +201,7 @@ def test_user_errors_without_traceback(demo_raw, tmp_path):
 def test_a_signal_to_the_process_group_exits_130_with_the_journal_intact(sig, demo_raw, tmp_path):
     out = tmp_path/'o'
     p = start_facesynth('run', '--raw_root', demo_raw, '--out_dir', out, '--model_id', 'builtin:tiny', '--face_policy',
-                        'off', '--num_inference_steps', 8, '--target_total', 700, '--workers', 2, '--batch_size', 4,
+                        'off', '--num_inference_steps', 2, '--target_total', 700, '--workers', 2, '--batch_size', 4,
                         '--progress', 'false')
     assert wait_for(lambda: (out/'journal.jsonl').exists(), p), 'the run ended before generating'
     os.killpg(p.pid, sig)                                       # what docker stop / systemd / Slurm / Ctrl-C do
