@@ -13,7 +13,6 @@ import dataclasses, hashlib, json, logging, math, os, re, unicodedata, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any
-import yaml
 
 # %% ../nbs/00_config.ipynb #90a96427
 class FacesynthError(Exception):
@@ -243,6 +242,7 @@ def _read_config_file(p:Path)->dict:
     except UnicodeDecodeError as e:
         raise ConfigError(f"config file {p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
                           "save it as UTF-8") from None
+    import yaml   # here, not at the top: `facesynth plan` without --config never pays for it
     try: d = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
     if not isinstance(d, dict): raise ConfigError(f"config file {p} must hold a mapping of settings, got {type(d).__name__}")
@@ -257,6 +257,7 @@ def load_config(path:str|Path|None=None, **overrides)->RunConfig:
 
 def save_config(c:RunConfig, path:str|Path)->Path:
     "Write `c` as YAML (by `.yaml`/`.yml` suffix) or JSON."
+    import yaml
     p = Path(path); d = config_to_dict(c)
     p.write_text(yaml.safe_dump(d, sort_keys=True) if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
     return p
