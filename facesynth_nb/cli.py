@@ -9,7 +9,8 @@ __all__ = ['log', 'OS_ERRORS', 'add_config_options', 'config_from_args', 'cmd_ru
 # %% ../nbs/91_cli.ipynb #1e3edb96
 import argparse, dataclasses, errno, json, logging, shlex, signal, sys
 from pathlib import Path
-from .config import RunConfig, FacesynthError, ConfigError, InputError, load_config, get_logger
+from .config import (RunConfig, FacesynthError, ConfigError, InputError, load_config,
+                                 get_logger)
 
 # %% ../nbs/91_cli.ipynb #02a18ab9
 log = get_logger(__name__)
@@ -34,7 +35,7 @@ def _parse_value(name:str, default, text:str):
 
 # %% ../nbs/91_cli.ipynb #7ac9deba
 def _field_docs()->dict:
-    "Each RunConfig field's trailing comment, read from its source (fastcore's docments costs 0.2 s of imports)."
+    "Each RunConfig field's trailing comment, read from its source (no fastcore import: 0.2 s)."
     import inspect, re
     return dict(re.findall(r'^ +(\w+) *:[^#\n]*# *(.+?) *$', inspect.getsource(RunConfig), re.M))
 
@@ -79,9 +80,9 @@ def cmd_report(a)->int:
 
 def _check_is_run(out:Path)->None:
     "Refuse (InputError) to check a folder that is not a facesynth out_dir."
-    if not out.is_dir(): raise InputError(f"{out} is not a folder; give the out_dir of a facesynth run")
+    if not out.is_dir(): raise InputError(f"{out} is not a folder; give a facesynth run's out_dir")
     if not any((out/n).is_file() for n in ('run.json', 'status.json')):
-        raise InputError(f"{out} is not a facesynth out_dir (it holds no run.json or status.json); nothing to check")
+        raise InputError(f"{out} is not a facesynth out_dir (no run.json or status.json)")
 
 def cmd_check(a)->int:
     "Run the integrity checks on an out_dir; exit 1 when one fails."
@@ -127,17 +128,18 @@ def build_parser()->argparse.ArgumentParser:
     return p
 
 # %% ../nbs/91_cli.ipynb #fc5d0009
-OS_ERRORS = {   # errno -> what the user reads; each is a problem with their disk or folders, not a bug
+OS_ERRORS = {   # errno -> what the user reads: a problem with their disk or folders, not a bug
     errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
     errno.EROFS: 'the file system is read-only', errno.EACCES: 'permission denied',
-    errno.EPERM: 'operation not permitted', errno.ENOTDIR: 'a part of the path is a file, not a folder',
+    errno.EPERM: 'operation not permitted',
+    errno.ENOTDIR: 'a part of the path is a file, not a folder',
     errno.EISDIR: 'the path is a folder, not a file',
 }
 
 def os_error_message(
     e:OSError,  # an error from the file system
 )->str|None:    # one line naming the problem and the path, or None when `e` is not a user's problem
-    "The one-line message for a disk or folder problem (out of space, read-only, permissions, a file for a folder)."
+    "The one line for a disk or folder problem (no space, read-only, permissions, file for folder)."
     what = OS_ERRORS.get(e.errno)
     if what is None: return None
     where = f' at {e.filename}' if e.filename else ''
@@ -146,14 +148,15 @@ def os_error_message(
 # %% ../nbs/91_cli.ipynb #da36c4eb
 def _raise_interrupt(signum, frame): raise KeyboardInterrupt
 
-def _resume_hint(argv)->str: return f"facesynth {shlex.join(argv if argv is not None else sys.argv[1:])}"
+def _resume_hint(argv)->str:
+    return 'facesynth ' + shlex.join(sys.argv[1:] if argv is None else argv)
 
 def main(argv:list|None=None)->int:
     "Entry point of the `facesynth` console script; returns the exit code."
     a = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.INFO,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    try: old = signal.signal(signal.SIGTERM, _raise_interrupt)   # SIGTERM ends the command like Ctrl-C
+    try: old = signal.signal(signal.SIGTERM, _raise_interrupt)   # SIGTERM stops like Ctrl-C
     except ValueError: old = None                                  # not the main thread
     try: return a.fn(a)
     except FacesynthError as e:

@@ -31,20 +31,21 @@ class CheckFailed(FacesynthError):
 
 # %% ../nbs/00_config.ipynb #8af222e8
 LABEL_MAX_CHARS = 64                      # longest label accepted
-LABEL_PUNCT = frozenset(" -_.,+()&'")     # the punctuation a label may hold besides letters and digits
+LABEL_PUNCT = frozenset(" -_.,+()&'")     # punctuation a label may hold besides letters and digits
 
 def _label_problem(s)->str:
     "Why `s` is not a safe label ('' when it is)."
     if not isinstance(s, str): return f'it is a {type(s).__name__}, not text'
     if not s.strip(): return 'it is empty'
-    if len(s) > LABEL_MAX_CHARS: return f'it is {len(s)} characters long (at most {LABEL_MAX_CHARS})'
+    if len(s) > LABEL_MAX_CHARS: return f'it is {len(s)} characters long (max {LABEL_MAX_CHARS})'
     if s in ('.', '..'): return 'it names a folder itself (. or ..)'
     if '/' in s or '\\' in s: return 'it holds a path separator'
     if s[0] == '.': return 'it starts with a dot (a hidden name)'
     if s != s.strip(): return 'it starts or ends with a space'
     for ch in s:
         if ch.isalnum() or ch in LABEL_PUNCT or unicodedata.category(ch)[0] == 'M': continue
-        if unicodedata.category(ch)[0] == 'C': return f'it holds the control or unassigned character U+{ord(ch):04X}'
+        if unicodedata.category(ch)[0] == 'C':
+            return f'it holds the control or unassigned character U+{ord(ch):04X}'
         return f"it holds the character {ch!r} (allowed: letters, digits, space and -_.,+()&')"
     return ''
 
@@ -52,9 +53,10 @@ def check_label(
     label:str,   # a label as the run will use it: one folder name
     source:str,  # where it came from, for the message (e.g. "class folder 'Happy'")
 )->str:          # `label`, unchanged, when it is safe
-    "Refuse with `InputError` a label that is not one safe folder name, naming the label and its source."
+    "Refuse (`InputError`) a label that is not one safe folder name; name the label and its source."
     why = _label_problem(label)
-    if why: raise InputError(f"label {label!r} from {source} is refused: {why}; rename it or map it with label_map")
+    if why: raise InputError(f"label {label!r} from {source} is refused: {why}; "
+                             "rename it or map it with label_map")
     return label
 
 # %% ../nbs/00_config.ipynb #c1161474
@@ -160,7 +162,7 @@ def _check_types(c):
     for n in _STR_FIELDS: _check(isinstance(getattr(c, n), str), n, getattr(c, n), 'a string')
     _check(isinstance(c.label_map, dict) and all(isinstance(k,str) and isinstance(v,str) for k,v in c.label_map.items()),
            'label_map', c.label_map, 'a mapping of label strings')
-    for k, v in c.label_map.items(): check_label(' '.join(v.split()), f'label_map (the value for {k!r})')
+    for k, v in c.label_map.items(): check_label(' '.join(v.split()), f'label_map (value of {k!r})')
 
 # %% ../nbs/00_config.ipynb #9b428cd1
 def _check_ranges(c):
@@ -232,23 +234,25 @@ def _yaml_bool_keys(d:dict)->list:
     keys = [k for k in _STR_FIELDS if isinstance(d.get(k), bool)]
     lm = d.get('label_map')
     if isinstance(lm, dict):
-        keys += [f'label_map.{k}' for k, v in lm.items() if isinstance(k, bool) or isinstance(v, bool)]
+        keys += [f'label_map.{k}' for k, v in lm.items() if bool in (type(k), type(v))]
     return keys
 
 def _read_config_file(p:Path)->dict:
-    "The settings mapping of config file `p`; `ConfigError` for unreadable, non-UTF-8 or non-YAML text."
+    "The settings of config file `p`; `ConfigError` for a missing, non-UTF-8 or non-YAML file."
     if not p.is_file(): raise ConfigError(f"config file not found: {p}")
     try: text = p.read_bytes().decode('utf-8')
     except UnicodeDecodeError as e:
-        raise ConfigError(f"config file {p} is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
-                          "save it as UTF-8") from None
+        bad = f'byte 0x{e.object[e.start]:02x} at offset {e.start}'
+        raise ConfigError(f"config file {p} is not UTF-8 text ({bad}); save it as UTF-8") from None
     import yaml   # here, not at the top: `facesynth plan` without --config never pays for it
     try: d = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e: raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
-    if not isinstance(d, dict): raise ConfigError(f"config file {p} must hold a mapping of settings, got {type(d).__name__}")
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {p} is not valid YAML: {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {p} must hold a mapping of settings, not {type(d).__name__}")
     if bad := _yaml_bool_keys(d):
-        raise ConfigError(f"config file {p}: {', '.join(bad)} was read as true/false (YAML reads unquoted "
-                          f"on/off/yes/no as booleans); quote the value, e.g. face_policy: 'off'")
+        raise ConfigError(f"config file {p}: {', '.join(bad)} was read as true/false (YAML reads "
+                          "unquoted on/off/yes/no as booleans); quote it, e.g. face_policy: 'off'")
     return d
 
 def load_config(path:str|Path|None=None, **overrides)->RunConfig:

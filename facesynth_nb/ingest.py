@@ -190,7 +190,8 @@ def describe_grays(
 
 # %% ../nbs/10_ingest.ipynb #90b99e27
 SKIP_NAMES = {'thumbs.db', 'ehthumbs.db', 'desktop.ini', '__macosx', '@eadir'}
-TOOL_DIRS = {'.git', '.svn', '.hg', '.dvc', '.ipynb_checkpoints', '.cache', '.idea', '.vscode', '.trashes'}
+TOOL_DIRS = {'.git', '.svn', '.hg', '.dvc', '.ipynb_checkpoints', '.cache', '.idea', '.vscode',
+             '.trashes'}
 
 def _skipped(name:str)->bool: return name.startswith('.') or name.lower() in SKIP_NAMES
 
@@ -234,9 +235,10 @@ def walk_raw_root(
         for e in entries:
             r = f'{rel}/{e.name}' if rel else e.name
             if _skipped(e.name):
-                if depth < class_depth and _hidden_class(e.name) and e.is_dir(follow_symlinks=False):
-                    bad.append((r, 'hidden', 'a hidden folder was not read; rename it without the leading dot'))
-                    log.warning('skipping the hidden folder %s; rename it without the leading dot to use it', r)
+                hid = depth < class_depth and _hidden_class(e.name)
+                if hid and e.is_dir(follow_symlinks=False):
+                    bad.append((r, 'hidden', 'a hidden folder was not read; rename it to use it'))
+                    log.warning('skipping the hidden folder %s; rename it to use it', r)
                 else: log.debug('skipping %s (hidden or system file)', r)
                 continue
             if not _utf8(e.name):
@@ -316,7 +318,7 @@ def parse_fer_row(
 
 # %% ../nbs/10_ingest.ipynb #8f82b422
 def _csv_fields(line:str)->list:
-    "The fields of one CSV line (a record never spans lines in a FER2013 CSV); `csv.Error` when malformed."
+    "The fields of one CSV line (a FER2013 record never spans lines); `csv.Error` when malformed."
     line = line.rstrip('\r\n')
     if '"' not in line: return line.split(',')
     return next(csv.reader([line], strict=True))
@@ -343,9 +345,10 @@ def _fer_rows(f, nf, ie, ip, iu):
         for line_no, text in enumerate(f, start=2):
             if not text.strip(): continue   # a blank line is not a row (as in pandas)
             try: rec = _csv_fields(text)
-            except csv.Error as e: yield row, line_no, BadFile('csv_malformed', f'unreadable CSV record: {e}')
+            except csv.Error as e: yield row, line_no, BadFile('csv_malformed', f'bad record: {e}')
             else:
-                if len(rec) != nf: yield row, line_no, BadFile('csv_malformed', f'{len(rec)} fields, expected {nf}')
+                if len(rec) != nf:
+                    yield row, line_no, BadFile('csv_malformed', f'{len(rec)} fields, not {nf}')
                 else: yield row, line_no, rec[ie], rec[ip], (rec[iu] if iu is not None else None)
             row += 1
 
@@ -386,7 +389,7 @@ def map_chunks(
             try: out = [f.result() for f in futs]
             except BrokenProcessPool: raise InputError('a scan worker died (a file crashed the image decoder); '
                                                        'rerun with workers=1 to find the file') from None
-        finally: ex.shutdown(wait=True, cancel_futures=True)   # on Ctrl-C: drop the queued chunks, end the workers
+        finally: ex.shutdown(wait=True, cancel_futures=True)   # on Ctrl-C: drop queued chunks
     if bar is not None: bar.close()
     return out
 
@@ -557,20 +560,24 @@ def _has_visible_file(root:Path)->bool:
 def check_roots(
     cfg:RunConfig,  # uses raw_root, out_dir, mirror_root
 )->Path:            # raw_root
-    "Refuse a missing or empty raw_root, an out_dir that is a file, and any two of raw_root/out_dir/mirror_root that nest."
+    "Refuse a missing or empty raw_root, an out_dir that is a file, and roots that nest (any two)."
     if not cfg.raw_root:
-        raise InputError('raw_root is not set: pass --raw_root PATH (a folder of class folders, split folders, or a FER2013 CSV)')
-    raw = cfg.raw
+        raise InputError('raw_root is not set: pass --raw_root PATH (a folder of class folders, '
+                         'split folders, or a FER2013 CSV)')
+    raw, out = cfg.raw, cfg.out
     if not raw.exists(): raise InputError(f'raw_root {raw} does not exist')
-    if raw.is_dir() and not _has_visible_file(raw): raise InputError(f'raw_root {raw} is empty: no file in it or its folders')
-    if cfg.out.exists() and not cfg.out.is_dir(): raise InputError(f'out_dir {cfg.out} is a file, not a folder; choose a folder')
+    if raw.is_dir() and not _has_visible_file(raw):
+        raise InputError(f'raw_root {raw} is empty: no file in it or its folders')
+    if out.exists() and not out.is_dir(): raise InputError(f'out_dir {out} is a file, not a folder')
     roots = [('raw_root', raw if raw.is_dir() else raw.parent), ('out_dir', cfg.out)]
     if cfg.mirror_root: roots.append(('mirror_root', Path(cfg.mirror_root)))
     for (a, pa), (b, pb) in itertools.combinations(roots, 2):
         for (n1, p1), (n2, p2) in (((b, pb), (a, pa)), ((a, pa), (b, pb))):
             if is_inside(p1, p2):
-                raise InputError(f'{n1} {p1} is inside {n2} {p2}: the run writes only into out_dir and mirror_root, never '
-                                 f'into raw_root, and these folders must not nest; choose another {n1 if n1 != "raw_root" else n2}')
+                other = n1 if n1 != 'raw_root' else n2
+                raise InputError(f'{n1} {p1} is inside {n2} {p2}: the run writes only into '
+                                 'out_dir and mirror_root, never into raw_root, and these folders '
+                                 f'must not nest; choose another {other}')
     return raw
 
 # %% ../nbs/10_ingest.ipynb #9b5d98eb
@@ -632,9 +639,10 @@ def _empty_classes(orig:dict, w:dict, bad:list, layout:str)->list:
 def check_csv_labels(
     cfg:RunConfig,  # uses label_map, out_dir
 )->dict:            # FER label name -> label
-    "The label of each FER2013 emotion after label_map, each proven a safe folder inside out_dir before a row is read."
+    "Each FER2013 emotion's label after label_map, proven a safe folder before a row is read."
     base = cfg.out/'originals_csv'
-    labels = {n: check_label(normalize_label(n, cfg.label_map), f'label_map (for the CSV emotion {n!r})') for n in FER_LABELS}
+    labels = {n: check_label(normalize_label(n, cfg.label_map), f'label_map (CSV emotion {n!r})')
+              for n in FER_LABELS}
     for lab, split in itertools.product(labels.values(), ('', *SPLITS)):
         ensure_inside(csv_image_path(cfg.out, split, lab, 0), base, 'decoded CSV image')
     return labels
@@ -724,7 +732,8 @@ def scan_raw_root(
     df = _originals_frame(orig, cfg)
     _write_csv(df, cfg.out/'originals.csv')
     info = dict(layout=layout, files=len(rows), read=n_read, cached=len(rows) - n_read, originals=len(df), quarantined=len(q),
-                reasons=q.reason.value_counts().to_dict(), hidden_folders=int((q.reason == 'hidden').sum()),
+                reasons=q.reason.value_counts().to_dict(),
+                hidden_folders=int((q.reason == 'hidden').sum()),
                 seconds=round(time.perf_counter() - t0, 3))
     log.info('scanned %s (%s layout): %d originals, %d quarantined, %d read and %d from cache in %.1f s', root, layout,
              len(df), len(q), n_read, info['cached'], info['seconds'])

@@ -51,11 +51,12 @@ def save_png_atomic(img:Image.Image, path:str|Path, text:dict|None=None, compres
 # %% ../nbs/01_io.ipynb #32f46f14
 def remove_stale_tmp(
     root:str|Path,        # the run's out_dir
-    folders:tuple=(),     # subfolders of `root` the run writes (searched whole); root's own files always
+    folders:tuple=(),     # subfolders of `root` the run writes (searched whole); root's own too
 )->list:                  # the removed paths
-    "Delete the temporary files of our own naming (`.{name}.{pid}.tmp`) that a killed run left; return them."
+    "Delete the temp files of our naming (`.{name}.{pid}.tmp`) that a killed run left; return them."
     root = Path(root)
-    cands = [*root.glob('.*.tmp'), *(q for f in folders if (root/f).is_dir() for q in (root/f).rglob('.*.tmp'))]
+    sub = (q for f in folders if (root/f).is_dir() for q in (root/f).rglob('.*.tmp'))
+    cands = [*root.glob('.*.tmp'), *sub]
     gone = [q for q in cands if TMP_PATTERN.match(q.name) and q.is_file() and not q.is_symlink()]
     for q in gone: q.unlink()
     if gone: log.info('removed %d stale temporary file(s) under %s', len(gone), root)
@@ -121,13 +122,13 @@ class RunLock:
         "Raise `InputError` when the lock's owner `o` may still be running."
         pid, host = o.get('pid'), o.get('host', socket.gethostname())
         if host != socket.gethostname():
-            raise InputError(f"{self.path} is held by pid {pid} on host {host!r}; if no run is using "
-                             f"{self.path.parent} there, delete {self.path} and try again")
+            raise InputError(f"{self.path} is held by pid {pid} on host {host!r}; if no run is "
+                             f"using {self.path.parent} there, delete {self.path} and try again")
         if isinstance(pid, int) and _pid_alive(pid) and pid != os.getpid():
-            raise InputError(f"another run (pid {pid}) is using {self.path.parent}; wait for it or stop it "
-                             f"(a lock left by a dead process is taken over automatically)")
+            raise InputError(f"another run (pid {pid}) is using {self.path.parent}; wait for it or "
+                             "stop it (a lock left by a dead process is taken over automatically)")
         if not o and time.time() - self.path.stat().st_mtime < 10:
-            raise InputError(f"another process is taking the lock {self.path}; try again in a moment")
+            raise InputError(f"another process is taking the lock {self.path}; try again shortly")
 
     def acquire(self)->'RunLock':
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,10 +156,10 @@ class RunLock:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def ignore_stop_signals()->bool:
-    "In a worker process, ignore SIGINT and SIGTERM (the main process decides when to stop); True when it did."
+    "In a worker process, ignore SIGINT and SIGTERM (the main process stops us); True when it did."
     if multiprocessing.parent_process() is None: return False    # never in the main process
     for s in STOP_SIGNALS: signal.signal(s, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)    # blocked by WorkerPool.submit while it started us
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)    # WorkerPool.submit blocked them
     return True
 
 # %% ../nbs/01_io.ipynb #c03ca20b
@@ -167,12 +168,13 @@ def _start_worker(initializer, initargs):
     if initializer is not None: initializer(*initargs)
 
 class WorkerPool(ProcessPoolExecutor):
-    "A process pool whose workers survive a SIGINT/SIGTERM to the process group; the main process stops them."
+    "A process pool whose workers outlive SIGINT/SIGTERM to the process group (the main one ends them)."
     def __init__(self, max_workers:int, mp_context=None, initializer=None, initargs:tuple=()):
-        super().__init__(max_workers, mp_context=mp_context, initializer=_start_worker, initargs=(initializer, initargs))
+        super().__init__(max_workers, mp_context=mp_context, initializer=_start_worker,
+                         initargs=(initializer, initargs))
 
     def submit(self, fn, /, *args, **kwargs):
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # workers start here: they inherit the block
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # workers start here, blocked
         try: return super().submit(fn, *args, **kwargs)
         finally: signal.pthread_sigmask(signal.SIG_SETMASK, old)
 

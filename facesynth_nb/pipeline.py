@@ -22,47 +22,53 @@ from PIL import Image
 # %% ../nbs/90_pipeline.ipynb #be182bcf
 log = get_logger(__name__)
 RUN_FILE = 'run.json'
-RUN_FOLDERS = ('synthetic', 'synthetic_cropped', 'rejects', 'curated', 'originals_csv', 'cache', 'plots')  # we write
+RUN_FOLDERS = ('synthetic', 'synthetic_cropped', 'rejects', 'curated', 'originals_csv', 'cache',
+               'plots')   # the folders a run writes (and cleans of its own temp files)
 
 # %% ../nbs/90_pipeline.ipynb #f353f828
 def check_paths(cfg:RunConfig)->None:
-    "Refuse unsafe folders (`ingest.check_roots`): missing or empty raw_root, nesting roots, an out_dir that is a file."
+    "Refuse unsafe folders (`ingest.check_roots`): missing or empty raw_root, nesting roots, ..."
     from facesynth_nb.ingest import check_roots
     check_roots(cfg)
 
 def check_detector(cfg:RunConfig)->None:
-    "Refuse (ConfigError) a face detector name the registry does not know, before any model is loaded."
+    "Refuse (ConfigError) a face detector name the registry does not know, before any model loads."
     from facesynth_nb.gates import DETECTORS
     if cfg.face_detector not in DETECTORS:
-        raise ConfigError(f"RunConfig.face_detector={cfg.face_detector!r} is not allowed: expected one of {sorted(DETECTORS)}")
+        raise ConfigError(f"RunConfig.face_detector={cfg.face_detector!r} is not allowed: "
+                          f"expected one of {sorted(DETECTORS)}")
 
 # %% ../nbs/90_pipeline.ipynb #8f0c0f42
 def _read_run_file(out:Path)->dict:
-    "out_dir's run record ({} when there is none); `InputError` when run.json is not a record of ours."
+    "out_dir's run record ({} when there is none); `InputError` when run.json is not one of ours."
     p = out/RUN_FILE
     try: d = json.loads(p.read_text(encoding='utf-8'))
     except FileNotFoundError: return {}
-    except (OSError, ValueError) as e: d, why = None, f'unreadable or half-written: {type(e).__name__}'
+    except (OSError, ValueError) as e: d, why = None, f'unreadable or torn: {type(e).__name__}'
     else: why = f'it holds a JSON {type(d).__name__}, not a run record'
-    if isinstance(d, dict) and isinstance(d.get('config_hash'), str) and isinstance(d.get('config'), dict): return d
-    if isinstance(d, dict): why = 'it lacks config_hash or config'
-    raise InputError(f"{p} is not a facesynth run record ({why}); if {out} is an earlier facesynth run, rerun with "
-                     f"--restart to move it aside and start over; otherwise choose another out_dir")
+    if isinstance(d, dict):
+        if isinstance(d.get('config_hash'), str) and isinstance(d.get('config'), dict): return d
+        why = 'it lacks config_hash or config'
+    raise InputError(f"{p} is not a facesynth run record ({why}); if {out} is an earlier "
+                     "facesynth run, rerun with --restart to move it aside and start over; "
+                     "otherwise choose another out_dir")
 
 # %% ../nbs/90_pipeline.ipynb #ab2723be
 def check_out_dir(out:str|Path)->None:
-    "Refuse (InputError) an out_dir that is a non-empty folder without a run.json: it is not a run of ours."
+    "Refuse (InputError) a non-empty out_dir without a run.json: it is not a run of ours."
     out = Path(out)
     if not out.is_dir() or (out/RUN_FILE).exists(): return
     other = sorted(p.name for p in out.iterdir() if p.name != 'run.lock')
     if other:
-        raise InputError(f"out_dir {out} is not empty and holds no facesynth run ({RUN_FILE} is missing; it holds "
-                         f"{', '.join(other[:3])}{', ...' if len(other) > 3 else ''}); choose a new or empty folder")
+        some = ', '.join(other[:3]) + (', ...' if len(other) > 3 else '')
+        raise InputError(f"out_dir {out} is not empty and holds no facesynth run ({RUN_FILE} is "
+                         f"missing; it holds {some}); choose a new or empty folder")
 
 # %% ../nbs/90_pipeline.ipynb #630e96fe
 def _move_aside(out:Path)->Path:
     stamp = time.strftime('%Y%m%d-%H%M%S')
-    aside = next(a for i in range(10**6) if not (a := out.with_name(f"{out.name}.old-{stamp}{f'-{i}' if i else ''}")).exists())
+    names = (f"{out.name}.old-{stamp}" + (f'-{i}' if i else '') for i in range(10**6))
+    aside = next(a for n in names if not (a := out.with_name(n)).exists())
     out.rename(aside); (aside/'run.lock').unlink(missing_ok=True); out.mkdir()
     log.warning('moved the previous run aside to %s', aside)
     return aside
@@ -72,7 +78,7 @@ def claim_out_dir(
     restart:bool=False,   # move whatever run is in out_dir aside and start over
     kind:str='run',       # 'run' (generation follows) or 'plan' (scan and plan only)
 )->dict:                  # the run record now in run.json
-    "Check out_dir's `run.json` against `cfg` (refuse a foreign folder or another config unless `restart`); write it."
+    "Check out_dir's run.json against `cfg` (refuse a foreign folder or another config); write it."
     out, h = cfg.out, config_hash(cfg)
     if restart and (out/RUN_FILE).exists(): _move_aside(out)
     check_out_dir(out)
@@ -80,8 +86,9 @@ def claim_out_dir(
     pinned = prev.get('kind', 'run') == 'run'
     if prev and pinned and prev['config_hash'] != h:
         changed = changed_fields(prev['config'], config_to_dict(cfg))
-        raise ConfigError(f"out_dir {out} holds a run with another config (changed: {', '.join(changed) or 'unknown'}); "
-                          "use the same settings to resume, another out_dir, or --restart to move the old run aside")
+        raise ConfigError(f"out_dir {out} holds a run with another config (changed: "
+                          f"{', '.join(changed) or 'unknown'}); use the same settings to resume, "
+                          "another out_dir, or --restart to move the old run aside")
     if prev and pinned and prev['config_hash'] == h: return prev
     run = dict(config=config_to_dict(cfg), config_hash=h, version=__version__, kind=kind)
     atomic_write_json(out/RUN_FILE, run)
@@ -92,22 +99,25 @@ def raw_fingerprint(originals:pd.DataFrame)->str:
     "sha256 over the originals' ids and pixel hashes and the quarantined paths: what the scan saw."
     h = hashlib.sha256()
     for i, s in sorted(zip(originals.orig_id, originals.sha1)): h.update(f'{i}\t{s}\n'.encode())
-    for row in sorted(originals.attrs.get('quarantine', ())): h.update(f'q\t{row[0]}\t{row[1]}\n'.encode())
+    for row in sorted(originals.attrs.get('quarantine', ())):
+        h.update(f'q\t{row[0]}\t{row[1]}\n'.encode())
     return h.hexdigest()
 
 def check_raw_identity(
     cfg:RunConfig,            # the run's settings
     originals:pd.DataFrame,   # this scan of raw_root
 )->dict:                      # raw_root's identity as run.json now records it
-    "Refuse (InputError) a resume over a raw_root whose scan differs from the one the run started with; record it."
+    "Refuse (InputError) a resume over a raw_root whose scan differs from the first; record it."
     run = _read_run_file(cfg.out)
     now = dict(root=os.path.realpath(cfg.raw_root), fingerprint=raw_fingerprint(originals))
     was = run.get('raw') or {}
     if was and was.get('fingerprint') != now['fingerprint']:
-        raise InputError(f"raw_root {cfg.raw_root} is not the dataset this run in {cfg.out} started with (it was "
-                         f"{was.get('root')}; files were added, removed or changed since); resuming would mix two "
-                         "datasets: restore it, or use --restart to move the old run aside and start over")
-    if was and was.get('root') != now['root']: log.warning('raw_root moved from %s to %s (same content)', was['root'], now['root'])
+        raise InputError(f"raw_root {cfg.raw_root} is not the dataset this run in {cfg.out} "
+                         f"started with (it was {was.get('root')}; files were added, removed or "
+                         "changed since); resuming would mix two datasets: restore it, or use "
+                         "--restart to move the old run aside and start over")
+    if was and was.get('root') != now['root']:
+        log.warning('raw_root moved from %s to %s (same content)', was['root'], now['root'])
     if was != now: atomic_write_json(cfg.out/RUN_FILE, {**run, 'raw': now})
     return now
 
@@ -117,7 +127,7 @@ def open_run(
     restart:bool=False,   # move an earlier run aside first
     kind:str='run',       # 'run' or 'plan'
 )->RunLock:               # the held lock of out_dir (release it when done)
-    "Check the folders, take out_dir's lock and claim its run.json: the start of `run`, `--dry-run` and `plan`."
+    "Check the folders, lock out_dir, claim its run.json: how `run`, `--dry-run` and `plan` start."
     check_paths(cfg)
     if not restart: check_out_dir(cfg.out)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +188,7 @@ def _scan_and_plan(cfg:RunConfig):
     return originals, plan, plan_estimates(plan, originals, cfg)
 
 def plan_only(cfg:RunConfig)->RunResult:
-    "Scan raw_root and write plan.csv (no model is loaded), under out_dir's lock: what `facesynth plan` does."
+    "Scan raw_root, write plan.csv under out_dir's lock, load no model: what `facesynth plan` does."
     with open_run(cfg, kind='plan'):
         originals, plan, est = _scan_and_plan(cfg)
     return RunResult(cfg.out, plan, est)

@@ -78,8 +78,8 @@ def validate_bank(
     if not isinstance(bank.get('prompts', {}), dict): raise ConfigError(f'{source}: prompts must map labels to prompts')
     for k, v in bank.get('prompts', {}).items():
         if isinstance(k, bool):
-            raise ConfigError(f"{source}: a prompts key was read as {k} (YAML reads unquoted yes/no/on/off as "
-                              "true/false); quote the label")
+            raise ConfigError(f"{source}: a prompts key was read as {k} (YAML reads unquoted "
+                              "yes/no/on/off as true/false); quote the label")
         lab = check_label(normalize_label(str(k)), f'{source} (prompts.{k})')
         out['prompts'][lab] = _strs(v, f"{source}: prompts.{k}")
         for p in out['prompts'][lab]: _check_template(p, f'{source}: prompts.{k}')
