@@ -9,7 +9,7 @@ __all__ = ['LABEL_MAX_CHARS', 'LABEL_PUNCT', 'DEFAULT_MODEL_ID', 'MODEL_ALIASES'
            'hashed_fields', 'config_hash', 'changed_fields']
 
 # %% ../nbs/00_config.ipynb #34c244a6
-import dataclasses, hashlib, json, logging, math, os, re, unicodedata, warnings
+import hashlib, json, logging, math, unicodedata, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any

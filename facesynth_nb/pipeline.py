@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
 from .config import (RunConfig, ConfigError, InputError, get_logger, config_hash, config_to_dict,
-                                 changed_fields, hashed_fields)
+                                 changed_fields)
 from .io import atomic_write_json, RunLock, remove_stale_tmp
 from . import __version__
 from PIL import Image

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
-from conftest import facesynth, start_facesynth, wait_for, kill_group
+from conftest import facesynth, start_facesynth, wait_for
 from facesynth_nb.config import InputError, RunConfig, check_label
 from facesynth_nb.io import is_inside, tree_hash
 from facesynth_nb.ingest import normalize_label, csv_image_path, FER_LABELS
