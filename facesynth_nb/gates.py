@@ -143,7 +143,9 @@ def get_detector(name:str, **params):
 
 # %% ../nbs/30_gates.ipynb #6846336f
 def init_worker(detector:str|None=None)->None:
-    "Initializer of a gate worker process: single-threaded OpenCV, the detector `detector` preloaded."
+    "Gate worker setup: stop signals ignored, one OpenCV thread, the detector `detector` preloaded."
+    from facesynth_nb.io import ignore_stop_signals
+    ignore_stop_signals()   # Ctrl-C / SIGTERM to the process group must not kill a worker mid-batch
     cv2.setNumThreads(1)
     if detector: get_detector(detector).detect(np.zeros((32, 32), np.uint8))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-from .config import RunConfig, InputError, get_logger, SPLITS
+from .config import RunConfig, InputError, get_logger, SPLITS, check_label
 from .io import atomic_write, png_bytes
 
 # %% ../nbs/15_plan.ipynb #9bff60ce
@@ -86,6 +86,7 @@ def plan_needs(
 )->pd.DataFrame:                   # index label (sorted), `PLAN_COLUMNS`
     "How many synthetic images each label needs toward a uniform target, and how many the train cap allows."
     if not len(originals): raise InputError('no originals to plan from: the scan found no readable image')
+    for lab in sorted(set(originals.label)): check_label(lab, 'the originals table')
     sc = expected_split_counts(originals, cfg) if split_counts is None else split_counts.reindex(columns=list(SPLITS), fill_value=0)
     sc = sc.reindex(sorted(set(originals.label)), fill_value=0)
     p = pd.DataFrame(index=sc.index.rename('label'))

@@ -12,7 +12,7 @@ from itertools import combinations
 from pathlib import Path
 import pandas as pd
 import yaml
-from .config import RunConfig, ConfigError, get_logger
+from .config import RunConfig, ConfigError, get_logger, check_label
 from .ingest import normalize_label
 
 # %% ../nbs/16_prompts.ipynb #4609b19c
@@ -77,7 +77,10 @@ def validate_bank(
     out = dict(version=bank.get('version', 1), prompts={}, axes={}, style_suffixes=[''], negative='')
     if not isinstance(bank.get('prompts', {}), dict): raise ConfigError(f'{source}: prompts must map labels to prompts')
     for k, v in bank.get('prompts', {}).items():
-        lab = normalize_label(str(k))
+        if isinstance(k, bool):
+            raise ConfigError(f"{source}: a prompts key was read as {k} (YAML reads unquoted "
+                              "yes/no/on/off as true/false); quote the label")
+        lab = check_label(normalize_label(str(k)), f'{source} (prompts.{k})')
         out['prompts'][lab] = _strs(v, f"{source}: prompts.{k}")
         for p in out['prompts'][lab]: _check_template(p, f'{source}: prompts.{k}')
     if not isinstance(bank.get('axes', {}), dict): raise ConfigError(f'{source}: axes must map axis names to lists')

@@ -136,9 +136,9 @@ def make_pool(cfg:RunConfig):
     "A process pool of `cfg.workers` gate workers (0 = all cores); inline when that is 1."
     n = cfg.workers or os.cpu_count() or 1
     if n <= 1: return _InlinePool()
-    return ProcessPoolExecutor(max_workers=n, mp_context=get_context('spawn'),
-                               initializer=gates.init_worker,
-                               initargs=(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None,))
+    from facesynth_nb.io import WorkerPool   # its workers survive a signal to the process group
+    return WorkerPool(n, mp_context=get_context('spawn'), initializer=gates.init_worker,
+                      initargs=(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None,))
 
 # %% ../nbs/38_synth.ipynb #2fcb764f
 def decide_candidate(cand:Candidate, scores:dict|None, index:NearDupIndex, cfg:RunConfig, ctx:dict)->dict:
