@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['log', 'EMBEDDERS', 'Embedder', 'register_embedder', 'l2_normalize', 'gray_square', 'HogEmbedder', 'model_clip_folder',
-           'embedder_name', 'get_embedder', 'identity_key', 'EmbeddingCache', 'read_rgb_file', 'embed_files']
+           'embedder_name', 'get_embedder', 'identity_key', 'EmbeddingCache', 'EmbeddingIndex', 'read_rgb_file',
+           'embed_files']
 
 # %% ../nbs/25_embed.ipynb #7ffda73d
 import hashlib, io, json, os, threading
@@ -55,6 +56,7 @@ def gray_square(img:Image.Image, side:int)->np.ndarray:
 class HogEmbedder:
     "scikit-image HOG of the 48×48 grayscale face; no weights, deterministic."
     name = 'hog'
+    dup_min = 0.94     # semantic-duplicate threshold (cosine), measured below
     def __init__(self,
                  side:int=48,        # the face is resized to side² before HOG
                  orientations:int=9, # gradient orientation bins
@@ -65,16 +67,20 @@ class HogEmbedder:
         self.dim = nb * nb * block * block * orientations
         import skimage
         prep = (f'gray, center square, {side}x{side} Lanczos, {orientations} orientations, '
-                f'{cell}px cells, {block}x{block} blocks, L2-Hys')
+                f'{cell}px cells, {block}x{block} blocks, L2-Hys, summed with the mirror\'s')
         self.identity = dict(name='hog', model='skimage.feature.hog', revision=skimage.__version__,
                              dim=self.dim, preprocessing=prep)
 
-    def embed(self, images:list)->np.ndarray:
-        "One L2-normalised HOG row per image in `images`."
+    def _hog(self, g:np.ndarray)->np.ndarray:
         from skimage.feature import hog
         c, b = (self.cell, self.cell), (self.block, self.block)
-        rows = [hog(gray_square(im, self.side), orientations=self.orientations, pixels_per_cell=c,
-                    cells_per_block=b, block_norm='L2-Hys', feature_vector=True) for im in images]
+        return hog(g, orientations=self.orientations, pixels_per_cell=c, cells_per_block=b,
+                   block_norm='L2-Hys', feature_vector=True)
+
+    def embed(self, images:list)->np.ndarray:
+        "One L2-normalised row per image: HOG of the face plus HOG of its mirror."
+        gs = [gray_square(im, self.side) for im in images]
+        rows = [self._hog(g) + self._hog(g[:, ::-1]) for g in gs]
         return l2_normalize(np.stack(rows) if rows else np.zeros((0, self.dim)))
 
 register_embedder('hog', lambda cfg: HogEmbedder())
@@ -144,6 +150,37 @@ class EmbeddingCache:
             self.root.mkdir(parents=True, exist_ok=True)
             atomic_write(self.root/f'{name}.npz', buf.getvalue())
             self.vecs.update(new)
+
+# %% ../nbs/25_embed.ipynb #dfb1d1ab
+class EmbeddingIndex:
+    "Exact nearest neighbour by cosine over L2-normalised rows, with online adds in decision order."
+    def __init__(self, dim:int, block:int=32768):
+        self.dim, self.block, self.ids, self._m = dim, block, [], np.zeros((1024, dim), np.float32)
+    def __len__(self)->int: return len(self.ids)
+
+    def add_many(self, ids:list, vecs:np.ndarray)->None:
+        "Append `vecs` (n, dim) under `ids`, in order."
+        vecs = np.asarray(vecs, np.float32).reshape(-1, self.dim)
+        n0, n = len(self.ids), len(self.ids) + len(vecs)
+        if n > len(self._m):
+            m = np.zeros((max(n, 2 * len(self._m)), self.dim), np.float32)
+            m[:n0] = self._m[:n0]
+            self._m = m
+        self._m[n0:n] = vecs
+        self.ids.extend(ids)
+
+    def add(self, id:str, vec:np.ndarray)->None:
+        "Append one vector under `id`."
+        self.add_many([id], vec)
+
+    def nearest(self, vec:np.ndarray)->tuple:
+        "`(id, cosine)` of the most similar stored row (first on ties), or `(None, None)` when empty."
+        best, bi, v = -np.inf, -1, np.asarray(vec, np.float32).reshape(-1)
+        for b0 in range(0, len(self.ids), self.block):
+            sims = self._m[b0:min(b0 + self.block, len(self.ids))] @ v
+            j = int(np.argmax(sims))
+            if sims[j] > best: best, bi = float(sims[j]), b0 + j
+        return (self.ids[bi], best) if bi >= 0 else (None, None)
 
 # %% ../nbs/25_embed.ipynb #ad253814
 def read_rgb_file(path:str|Path)->Image.Image:
