@@ -180,6 +180,8 @@ class GateContext:
     semantic: object = None           # `embed.EmbeddingIndex` (originals + accepted), or None
     validator: object = None          # has `.score(vec, label) -> dict` and `.accuracy`, or None
     dup_min: float|None = None        # the embedder's semantic-duplicate threshold
+    embedder: object = None           # the run's embedder (embeds candidates the workers did not)
+    cache: object = None              # `embed.EmbeddingCache`: accepted images' vectors by file sha256
 
 # %% ../nbs/30_gates.ipynb #18044b4e
 @dataclass(frozen=True)

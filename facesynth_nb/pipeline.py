@@ -130,8 +130,10 @@ def _model_info(cfg:RunConfig, synthetic:pd.DataFrame)->dict:
 def _generate(cfg, originals, plan, generator):
     from facesynth_nb.prompts import load_prompt_bank, check_bank_covers, prompts_version_hash
     from facesynth_nb.synth import synthesize, load_decisions, StopFlag
+    from facesynth_nb.curate import split_originals
     bank = load_prompt_bank(cfg); check_bank_covers(bank, list(plan.index))
-    with StopFlag() as stop: synthetic = synthesize(originals, plan, bank, cfg, generator, stop)
+    fixed = originals.assign(assigned_split=split_originals(originals, cfg))   # the validator fits on train
+    with StopFlag() as stop: synthetic = synthesize(fixed, plan, bank, cfg, generator, stop)
     return synthetic, load_decisions(cfg.out), prompts_version_hash(bank)
 
 GENERATION_CAUSES = {'source_exhausted': 'exhausted', 'max_candidates': 'budget'}
