@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['log', 'JOURNAL', 'REJECT_THUMBS_PER_REASON', 'SCORE_KEYS', 'META_COLS', 'Interrupted', 'StopFlag', 'LabelState',
            'label_states', 'load_decisions', 'build_index', 'next_block', 'gate_job', 'make_pool', 'decide_candidate',
-           'embed_result', 'add_accepted', 'write_accepted', 'keep_reject_thumb', 'provenance_text', 'synthetic_table',
-           'write_synthetic_meta', 'make_unit', 'synthesize', 'progress_figures']
+           'embed_result', 'add_accepted', 'gate_counts', 'write_accepted', 'keep_reject_thumb', 'provenance_text',
+           'synthetic_table', 'write_synthetic_meta', 'make_unit', 'synthesize', 'progress_figures']
 
 # %% ../nbs/38_synth.ipynb #f43a0230
 import json, math, os, signal, time
@@ -192,6 +192,14 @@ def add_accepted(gctx:gates.GateContext, r:dict, res:dict)->None:
     if gctx.semantic is not None and res.get('embedding') is not None:
         gctx.semantic.add(r['unit_id'], res['embedding'])
         if gctx.cache is not None: gctx.cache.put([r['sha256']], res['embedding'][None])
+
+# %% ../nbs/38_synth.ipynb #80de9676
+def gate_counts(records:list, name:str)->dict:
+    "How many decided candidates gate `name` rejected first, failed at all, and only flagged."
+    dec = [r for r in records if r.get('status') in ('accepted', 'rejected')]
+    return dict(rejected=sum(r.get('reason') == name for r in dec),
+                failed=sum(name in (r.get('reject_reasons') or []) for r in dec),
+                flagged=sum(name in (r.get('flags') or []) for r in dec))
 
 # %% ../nbs/38_synth.ipynb #afa4b437
 def write_accepted(r:dict, res:dict, out_dir:Path)->dict:
