@@ -6,7 +6,7 @@
 __all__ = ['log', 'DETECTORS', 'LABEL_AUTO_FLOOR', 'GATES', 'PRE_GATE_REASONS', 'to_mode', 'square_box', 'to_export',
            'assert_export', 'export_box', 'box_str', 'crop_face', 'load_cascade', 'HaarDetector', 'register_detector',
            'get_detector', 'init_worker', 'face_detection_rates', 'laplacian_var', 'phash_of', 'config_default',
-           'GateContext', 'Gate', 'semantic_threshold', 'reasons', 'score_columns', 'evaluate', 'decide']
+           'GateContext', 'Gate', 'noise_model', 'semantic_threshold', 'reasons', 'score_columns', 'evaluate', 'decide']
 
 # %% ../nbs/30_gates.ipynb #1a9d5236
 import dataclasses, functools, time
@@ -223,10 +223,19 @@ def _label_score(s, ctx, cfg, label):
     r = ctx.validator.score(s['embedding'], label)
     return {**r, 'label_score': r['label_prob']}
 
+def noise_model(cfg:RunConfig)->bool:
+    "Does `cfg.model_id` make noise, not faces (the built-in offline models)?"
+    return cfg.model_id.startswith('builtin:')
+
 def _label_mode(cfg, ctx):
     if ctx.validator is None or cfg.label_policy == 'off': return 'off'
     if cfg.label_policy != 'auto': return cfg.label_policy
+    if noise_model(cfg): return 'flag'
     return 'reject' if ctx.validator.accuracy >= LABEL_AUTO_FLOOR else 'flag'
+
+def _sem_mode(cfg, ctx):
+    if ctx.semantic is None: return 'off'
+    return 'flag' if noise_model(cfg) and not cfg.semantic_dup_min else 'reject'
 
 def _sem_score(s, ctx, cfg, label):
     if s.get('embedding') is None: return {'semantic_duplicate_score': None}
@@ -245,8 +254,7 @@ GATES = {g.name: g for g in [
     Gate('label', ('label_policy', 'label_prob_min'), _label_score,
          lambda v, p, c: v >= p['label_prob_min'], _label_mode),
     Gate('semantic_duplicate', ('semantic_dup_min',), _sem_score,
-         lambda v, p, c: v < (p['semantic_dup_min'] or c.dup_min or 1.01),
-         lambda cfg, ctx: 'off' if ctx.semantic is None else 'reject'),
+         lambda v, p, c: v < (p['semantic_dup_min'] or c.dup_min or 1.01), _sem_mode),
 ]}
 
 # %% ../nbs/30_gates.ipynb #efd5f5bf
