@@ -150,7 +150,9 @@ def _finish(cfg, originals, plan, synthetic, records, pvh, run_extra)->tuple:
     from facesynth_nb.export import export_run, write_status
     from facesynth_nb.check import check_outputs
     curated = curate(originals, synthetic, plan, cfg)
-    status = export_run(curated, cfg, originals, synthetic, plan, records, None, _model_info(cfg, synthetic), pvh)
+    emb = (run_extra.get('quality') or {}).get('embedder_identity')   # into status.model and env_report.model
+    status = export_run(curated, cfg, originals, synthetic, plan, records, None,
+                        {**_model_info(cfg, synthetic), 'embedder': emb}, pvh)
     status.pop('export', None); status.update(run_extra)
     write_status(status, cfg)
     checks = check_outputs(cfg.out, cfg)
