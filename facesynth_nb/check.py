@@ -7,7 +7,7 @@ __all__ = ['log', 'MAX_FILES_IN_MESSAGE', 'CHECKS', 'HASH_CHECKS', 'RUN_MARKERS'
            'check_artifacts', 'check_image_format', 'check_manifests_match_files', 'check_status_totals',
            'check_label_map', 'check_synthetic_cap', 'check_synthetic_splits', 'check_file_hashes',
            'check_synthetic_provenance', 'item_hashes', 'check_synthetic_eval_leakage', 'check_original_cross_split',
-           'ensure_run_dir', 'check_outputs', 'assert_outputs_ok']
+           'ensure_run_dir', 'check_outputs', 'assert_outputs_ok', 'check_quality_counts']
 
 # %% ../nbs/55_check.ipynb #1ac82740
 import inspect, json
@@ -290,3 +290,21 @@ def assert_outputs_ok(
                  if r['files'] else '') for r in failed]
         raise CheckFailed(f"{len(failed)} integrity check(s) failed in {out_dir}:\n  " + '\n  '.join(lines))
     return res
+
+# %% ../nbs/55_check.ipynb #5b71d882
+def check_quality_counts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
+    "status.json's quality counts (per gate, and synthetic images in the drift) equal the journal's."
+    from facesynth_nb.synth import load_decisions, gate_counts
+    q = _status(out_dir).get('quality')
+    if not q: return _result('quality_counts', True, 'no quality block in status.json')
+    recs = load_decisions(out_dir)
+    bad = [f'{g}: status {c} != journal {gate_counts(recs, g)}' for g, c in (q.get('counts') or {}).items()
+           if c != gate_counts(recs, g)]
+    n_acc = sum(r.get('status') == 'accepted' for r in recs)
+    n_drift = ((q.get('drift') or {}).get('overall') or {}).get('n_synthetic')
+    if n_drift != n_acc: bad.append(f'drift n_synthetic {n_drift} != accepted in the journal {n_acc}')
+    return _result('quality_counts', not bad, '; '.join(bad) if bad else
+                   f"quality counts equal the journal ({len(q.get('counts') or {})} gates, {n_acc} accepted)",
+                   ['status.json'] if bad else [])
+
+CHECKS += (check_quality_counts,)

@@ -83,6 +83,7 @@ CHOICES = dict(
     export_mode=('hardlink', 'copy'),
     layout=('auto', 'folders', 'splits', 'csv'),
 )
+CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
 SPLITS = ('train', 'val', 'test')
 
 # %% ../nbs/00_config.ipynb #f3b3eefe
@@ -131,6 +132,12 @@ class RunConfig:
     shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
     # -- export --
     link_raw: bool = False  # hard-link raw_root files (saves disk; an edit to one edits your original)
+    # -- semantic quality (embedder, label gate, semantic duplicates) --
+    embedder: str = 'auto'                 # auto (clip if the model ships one, else hog), hog, clip
+    embedder_id: str = ''                  # CLIP vision model id or folder; '' = the model's own
+    semantic_dup_min: float = 0.0          # cosine >= this is a semantic duplicate; 0 = embedder's
+    label_policy: str = 'auto'             # label gate: auto, reject, flag or off
+    label_prob_min: float = 0.05           # label gate fails below this P(intended label)
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -151,6 +158,8 @@ _BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_che
                 'progress')
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
                'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
+_STR_FIELDS += ('embedder', 'embedder_id', 'label_policy')
+_FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
 
 def _check(ok, name, value, allowed):
     if not ok: raise ConfigError(f"RunConfig.{name}={value!r} is not allowed: expected {allowed}")
@@ -185,6 +194,9 @@ def _check_ranges(c):
     _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate, 'a number in (0, 1]')
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
+    _check(0 <= c.semantic_dup_min <= 1, 'semantic_dup_min', c.semantic_dup_min, 'a number in [0, 1]')
+    _check(0 <= c.label_prob_min <= 1, 'label_prob_min', c.label_prob_min, 'a number in [0, 1]')
+    _check(c.embedder != '', 'embedder', c.embedder, "a registered embedder name or 'auto'")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):

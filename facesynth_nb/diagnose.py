@@ -6,8 +6,9 @@
 __all__ = ['log', 'DPI', 'PLOTS', 'TOLERANCE_PCT', 'C_ORIG', 'C_SYN', 'DIAGNOSTICS', 'normalize_status', 'RunFiles', 'load_run',
            'as_run', 'plot_style', 'save_figure', 'class_composition', 'plot_class_counts', 'split_composition',
            'plot_synthetic_fraction', 'plot_split_heatmap', 'pick_examples', 'thumbnail', 'mosaic', 'plot_thumbnails',
-           'rejection_table', 'plot_rejections', 'gate_summary', 'plot_gate_scores', 'plot_reject_examples',
-           'read_balance', 'plot_balance', 'gray_sample', 'gray_summary', 'plot_gray_stats', 'diagnose']
+           'rejection_table', 'reason_colors', 'plot_rejections', 'gate_summary', 'plot_gate_scores',
+           'plot_reject_examples', 'read_balance', 'plot_balance', 'gray_sample', 'gray_summary', 'plot_gray_stats',
+           'diagnose', 'reject_overlaps', 'label_confusion', 'plot_label_confusion', 'quality_table']
 
 # %% ../nbs/60_diagnose.ipynb #b7d8269b
 import io, json
@@ -291,7 +292,12 @@ def rejection_table(run:'RunFiles|str|Path')->pd.DataFrame:
     return t[sorted(t.columns)]
 
 # %% ../nbs/60_diagnose.ipynb #9c6579eb
-_REASON_COLORS = {'face': '#8172B3', 'blur': '#937860', 'near_duplicate': '#DA8BC3', 'nsfw_flagged': '#C44E52'}
+_PALETTE = ('#C44E52', '#8172B3', '#937860', '#DA8BC3', '#4C72B0', '#CCB974', '#64B5CD', '#55A868')
+
+def reason_colors()->dict:
+    "A color per reject reason, in the gate registry's order (a new gate gets the next color)."
+    from facesynth_nb.gates import reasons
+    return {r: _PALETTE[i % len(_PALETTE)] for i, r in enumerate(reasons())}
 
 def plot_rejections(run:'RunFiles|str|Path')->tuple:
     "Horizontal stacked bars of rejected candidates per class, by reason: (table, png path)."
@@ -300,7 +306,7 @@ def plot_rejections(run:'RunFiles|str|Path')->tuple:
         fig = Figure(figsize=(7, 1.0 + 0.4*max(len(t), 1)), layout='constrained'); ax = fig.subplots()
         left = np.zeros(len(t))
         for i, reason in enumerate(t.columns):
-            ax.barh(np.arange(len(t)), t[reason], left=left, label=reason, color=_REASON_COLORS.get(reason, f'C{i}'))
+            ax.barh(np.arange(len(t)), t[reason], left=left, label=reason, color=reason_colors().get(reason, f'C{i}'))
             left += t[reason].to_numpy()
         _labels_axis(ax, list(t.index), 'y'); ax.invert_yaxis(); ax.set_xlabel('rejected candidates')
         ax.set_title(f'Rejected candidates by class and reason (total {int(t.to_numpy().sum()):,})')
@@ -313,12 +319,18 @@ def plot_rejections(run:'RunFiles|str|Path')->tuple:
 def _face_rule(policy)->str:
     return {'single': 'exactly 1 face', 'any': 'at least 1 face', 'off': 'face gate off'}.get(policy, 'not recorded')
 
+def _registry_rules(r, skip=())->dict:
+    "`<name>_score` -> the gate's settings in this run, for every registered gate not in `skip`."
+    from facesynth_nb.gates import GATES
+    return {g.column: ', '.join(f'{k}={r.setting(k)}' for k in g.fields) for g in GATES.values() if g.name not in skip}
+
 def gate_summary(run:'RunFiles|str|Path')->pd.DataFrame:
     "Count, min, median and max of each gate score over the decided units, with the rule each gate applied."
     r = as_run(run); j = r.journal; rows = {}
     bv, hd = r.setting('blur_var_min'), r.setting('hash_dist_max')
     rules = {'blur_var': f'≥ {bv:g}' if bv is not None else 'not recorded', 'face_count': _face_rule(r.setting('face_policy')),
              'nearest_dist': f'> {hd}' if hd is not None else 'not recorded'}
+    rules.update(_registry_rules(r, skip=('face', 'blur', 'near_duplicate')))
     for col, rule in rules.items():
         v = pd.to_numeric(j[col], errors='coerce').dropna() if col in j else pd.Series(dtype=float)
         rows[col] = dict(n=len(v), min=v.min() if len(v) else np.nan, median=v.median() if len(v) else np.nan,
@@ -457,3 +469,57 @@ def diagnose(out_dir:str|Path, names:list|None=None)->dict:
     for n in names or DIAGNOSTICS:
         res[n] = DIAGNOSTICS[n](r); log.debug('diagnostic %s -> %s', n, res[n][1])
     return res
+
+# %% ../nbs/60_diagnose.ipynb #23a858ea
+def reject_overlaps(run:'RunFiles|str|Path')->pd.DataFrame:
+    "Candidates failing both gates of each pair (diagonal: failing that gate), from `reject_reasons`."
+    from facesynth_nb.gates import GATES
+    r = as_run(run); j = r.journal; names = list(GATES)
+    m = pd.DataFrame(0, index=pd.Index(names, name='gate'), columns=names)
+    for rr in (j['reject_reasons'] if len(j) and 'reject_reasons' in j else []):
+        rr = [x for x in (rr if isinstance(rr, list) else []) if x in m.index]
+        for a in rr:
+            for b in rr: m.loc[a, b] += 1
+    return m
+
+# %% ../nbs/60_diagnose.ipynb #f6f70531
+def label_confusion(run:'RunFiles|str|Path')->pd.DataFrame:
+    "Decided candidates by intended label (rows) and validator prediction (columns)."
+    r = as_run(run); j = r.journal
+    if not len(j) or 'label_pred' not in j: return pd.DataFrame()
+    d = j[j.status.isin(['accepted', 'rejected']) & j.label_pred.notna() & (j.label_pred.astype(str) != '')]
+    labels = sorted(set(d.label) | set(d.label_pred))
+    t = pd.crosstab(d.label, d.label_pred).reindex(index=labels, columns=labels, fill_value=0)
+    t.index.name, t.columns.name = 'intended', 'predicted'
+    return t
+
+def plot_label_confusion(run:'RunFiles|str|Path')->tuple:
+    "Heatmap of intended label × validator prediction for the decided candidates: (table, png path)."
+    r = as_run(run); t = label_confusion(r)
+    with plot_style():
+        fig = Figure(figsize=(6.5, 5.2), layout='constrained'); ax = fig.subplots()
+        if t.empty: _say(ax, 'no validator predictions recorded')
+        else:
+            ax.imshow(t.to_numpy(), cmap='Blues')
+            for (i, k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center', va='center', fontsize=8)
+            ax.set_xticks(range(len(t.columns)), t.columns, rotation=45, ha='right')
+            ax.set_yticks(range(len(t.index)), t.index)
+        ax.set_xlabel('validator prediction'); ax.set_ylabel('intended label (prompt)')
+        ax.set_title('Candidates: intended label × validator prediction')
+        return t, save_figure(fig, r.out/PLOTS/'label_confusion.png')
+
+DIAGNOSTICS['label_confusion'] = plot_label_confusion
+
+# %% ../nbs/60_diagnose.ipynb #bba71b6e
+def quality_table(run:'RunFiles|str|Path')->pd.DataFrame:
+    "Per label: validator recall, candidates' label agreement and mean P(label), FD/KID drift."
+    r = as_run(run); q = r.status.get('quality') or {}
+    if not q: return pd.DataFrame()
+    name, rec = q.get('embedder', ''), ((q.get('validator') or {}).get('recall') or {})
+    ag, per = q.get('label_agreement') or {}, ((q.get('drift') or {}).get('per_label') or {})
+    rows = {lb: {'validator recall (CV)': rec.get(lb), 'candidates': (ag.get(lb) or {}).get('candidates'),
+                 'agreement': (ag.get(lb) or {}).get('agree'), 'mean P(label)': (ag.get(lb) or {}).get('mean_label_prob'),
+                 f'FD_{name}': (per.get(lb) or {}).get(f'FD_{name}'), f'KID_{name}': (per.get(lb) or {}).get(f'KID_{name}'),
+                 'n original / synthetic': f"{(per.get(lb) or {}).get('n_original')} / {(per.get(lb) or {}).get('n_synthetic')}"}
+            for lb in sorted(set(rec) | set(ag) | set(per))}
+    return pd.DataFrame.from_dict(rows, orient='index').rename_axis('label')

@@ -135,6 +135,17 @@ def _nearest(self, h, k:int|None=None)->tuple:
 
 NearDupIndex.query, NearDupIndex.nearest = _query, _nearest
 
+# %% ../nbs/05_hashindex.ipynb #4ba68e1c
+def _nearest_any(self, hashes, k:int|None=None)->tuple:
+    "The nearest `(id, dist)` within `k` of any of `hashes` (e.g. a hash and its mirror's), or `(None, None)`."
+    hits = [(d, i) for h in hashes if h not in (None, '') for d, i in
+            _hits(self, _check_hash(self, h), _radius(self, k))[:1]]
+    if not hits: return (None, None)
+    d, i = min(hits)
+    return self._ids[i], d
+
+NearDupIndex.nearest_any = _nearest_any
+
 # %% ../nbs/05_hashindex.ipynb #2b6fd88c
 def _sorted_blocks(self):
     n = len(self._h)

@@ -204,8 +204,10 @@ def _model_info(cfg:RunConfig, synthetic:pd.DataFrame)->dict:
 def _generate(cfg, originals, plan, generator):
     from facesynth_nb.prompts import load_prompt_bank, check_bank_covers, prompts_version_hash
     from facesynth_nb.synth import synthesize, load_decisions, StopFlag
+    from facesynth_nb.curate import split_originals
     bank = load_prompt_bank(cfg); check_bank_covers(bank, list(plan.index))
-    with StopFlag() as stop: synthetic = synthesize(originals, plan, bank, cfg, generator, stop)
+    fixed = originals.assign(assigned_split=split_originals(originals, cfg))   # the validator fits on train
+    with StopFlag() as stop: synthetic = synthesize(fixed, plan, bank, cfg, generator, stop)
     return synthetic, load_decisions(cfg.out), prompts_version_hash(bank)
 
 GENERATION_CAUSES = {'source_exhausted': 'exhausted', 'max_candidates': 'budget'}
@@ -232,8 +234,10 @@ def finish_run(
     from facesynth_nb.check import check_outputs
     curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
     check = lambda status: check_outputs(cfg.out, cfg, status=status)
+    emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
+    model = {**_model_info(cfg, synthetic), 'embedder': emb}
     status = export_run(curated, cfg, originals, synthetic, plan, records, None,          # 2.-7. export
-                        _model_info(cfg, synthetic), pvh, extra=extra, check=check)
+                        model, pvh, extra=extra, check=check)
     status.pop('export', None)
     return status, status['integrity']['checks'], _render(cfg.out)                       # 8. report
 
@@ -260,8 +264,10 @@ def run_pipeline(cfg:RunConfig,          # run settings
         check_raw_identity(cfg, originals)
         est.update(check_disk(est['disk_bytes'], cfg.out, force))
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
+        from facesynth_nb.drift import quality_summary
         extra = dict(demo=demo, demo_source='scikit-image lfw_subset + astronaut' if demo else '',
-                     generation_shortfall=generation_shortfall(plan, records))
+                     generation_shortfall=generation_shortfall(plan, records),
+                     quality=quality_summary(originals, records, cfg))   # semantic gates, drift
         status, checks, report = finish_run(cfg, originals, plan, synthetic, records, pvh, extra)
         return RunResult(cfg.out, plan, est, status, report, checks)
     finally: lock.release()

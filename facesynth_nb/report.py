@@ -7,8 +7,8 @@ __all__ = ['log', 'NOT_RECORDED', 'REQUIRED', 'CAUSES', 'OUTPUTS', 'FINDINGS_QMD
            'missing_keys', 'check_status', 'fmt_int', 'fmt_num', 'fmt_frac', 'fmt_bytes', 'fmt_bool', 'md_escape',
            'md_table', 'md_list', 'is_builtin', 'demo_source', 'banner', 'observed_metrics', 'sec_scope', 'sec_stages',
            'sec_prompts', 'sec_quality', 'sec_outputs', 'sec_balance', 'cross_checks', 'sec_integrity', 'sec_risks',
-           'sec_repro', 'sec_answers', 'figure_md', 'findings_context', 'findings_qmd', 'qmd_to_md',
-           'find_placeholders', 'embed_images', 'md_to_html', 'render_quarto', 'render_report']
+           'sec_repro', 'sec_answers', 'gate_rules_md', 'sec_semantic', 'figure_md', 'findings_context', 'findings_qmd',
+           'qmd_to_md', 'find_placeholders', 'embed_images', 'md_to_html', 'render_quarto', 'render_report']
 
 # %% ../nbs/70_report.ipynb #c73da50f
 import base64, math, os, re, shutil, subprocess
@@ -438,6 +438,58 @@ def sec_answers(r:RunFiles)->str:
     return '\n\n'.join(f'**{q}**  \n{a}' for q, a in qa)
 
 # %% ../nbs/70_report.ipynb #deaf04fd
+def gate_rules_md(r:RunFiles)->str:
+    "One line per registered gate: its name, the settings it ran with and what the run did with it."
+    from facesynth_nb.gates import GATES
+    q = r.status.get('quality') or {}
+    counts, lines = q.get('counts') or {}, []
+    for g in GATES.values():
+        c = counts.get(g.name) or {}
+        did = (f": rejected first {fmt_int(c.get('rejected'))}, failed {fmt_int(c.get('failed'))}, "
+               f"flagged {fmt_int(c.get('flagged'))}") if c else ''
+        lines.append(f"**{md_escape(g.name)}** (" + ', '.join(f'`{k}` = {md_escape(str(r.setting(k, NOT_RECORDED)))}'
+                                                                for k in g.fields) + ')' + did)
+    return md_list(lines)
+
+def _drift_md(q:dict)->str:
+    name, o = q.get('embedder', ''), (q.get('drift') or {}).get('overall') or {}
+    fd, kid, sd = o.get(f'FD_{name}'), o.get(f'KID_{name}'), o.get(f'KID_{name}_std')
+    if fd is None: return f'Drift: {NOT_RECORDED} (fewer than 2 images on a side).'
+    return (f"Drift between the {fmt_int(o.get('n_original'))} originals and the {fmt_int(o.get('n_synthetic'))} accepted "
+            f"synthetic images, on `{md_escape(name)}` features: **FD_{name} = {fmt_num(fd, 4)}**, **KID_{name} = "
+            f"{fmt_num(kid, 5)} ± {fmt_num(sd, 5)}** (mean ± std over subsets). 0 means the two sets look alike to this "
+            f"embedder; these are not Inception FID/KID and compare only with runs on the same embedder. Per-class FD "
+            f"with few images is dominated by its covariance estimate: read it with n.")
+
+def sec_semantic(r:RunFiles)->str:
+    "Section 5, semantic part: embedder, label validator, per-label agreement and drift, gate overlaps."
+    from facesynth_nb.diagnose import quality_table, reject_overlaps
+    q = r.status.get('quality')
+    if not q: return f'Semantic checks (label validator, semantic near-duplicates, drift): {NOT_RECORDED}.'
+    v, ident = q.get('validator'), q.get('embedder_identity') or {}
+    out = [f"**Embedder** `{md_escape(q.get('embedder'))}`: " + ', '.join(f'{k} {md_escape(str(x))}' for k, x in ident.items())
+           + '.']
+    if v: out.append(
+        f"**Label validator** (logistic regression fitted on the {fmt_int(v.get('n_train'))} train-split originals only): "
+        f"cross-validated accuracy **{fmt_frac(v.get('cv_accuracy'))}** ({v.get('folds')}-fold; chance "
+        f"{fmt_frac(1 / max(len(v.get('recall') or {}), 1))}). `label_policy` = `{md_escape(q.get('label_policy'))}`: the label "
+        f"gate **{'rejects' if q.get('label_gate') == 'reject' else 'only flags' if q.get('label_gate') == 'flag' else 'is off'}**"
+        f" (auto rejects from a CV accuracy of {fmt_frac(q.get('label_auto_floor'))}) below P(label) = "
+        f"{fmt_num(q.get('label_prob_min'))}.")
+    else: out.append('**Label validator**: not fitted (too few train originals, or `label_policy` off): the label gate is off.')
+    sd = (q.get('counts') or {}).get('semantic_duplicate') or {}
+    out.append(f"**Semantic near-duplicates** (cosine ≥ {fmt_num(q.get('semantic_dup_min'))} with an original or an accepted "
+               f"image): {fmt_int(sd.get('rejected'))} rejected first, {fmt_int(sd.get('failed'))} failed, "
+               f"{fmt_int(sd.get('flagged'))} flagged.")
+    out.append(_drift_md(q))
+    t = quality_table(r)
+    if len(t): out.append('Per class:\n\n' + md_table(t.map(lambda x: fmt_num(x, 3) if isinstance(x, float) else x)))
+    ov = reject_overlaps(r)
+    if ov.to_numpy().sum(): out.append('Gates failed together (candidates failing both; diagonal: failing that gate):\n\n'
+                                       + md_table(ov))
+    return '\n\n'.join(out)
+
+# %% ../nbs/70_report.ipynb #e8fae045
 FINDINGS_QMD = r'''---
 title: "${title}"
 subtitle: "${subtitle}"
@@ -478,9 +530,16 @@ ${prompts}
 
 A candidate is kept only when it passes every gate, in this order: **face** (policy `${face_policy}`), **blur** (Laplacian
 variance ≥ ${blur_var_min}) and **near-duplicate** (pHash of ${phash_size}×${phash_size} more than ${hash_dist_max} bits from every
-original and every accepted image). Every score is recorded in `journal.jsonl`, accepted or not.
+original and every accepted image, or from their mirror images), then the semantic gates. Every score is recorded in
+`journal.jsonl`, accepted or not, with every gate a candidate failed (`reject_reasons`).
+
+${gate_rules}
 
 ${quality}
+
+${semantic}
+
+${fig_label_confusion}
 
 ${fig_rejections}
 
@@ -523,10 +582,11 @@ ${fig_gray_stats}
 ## 11. Enhancements
 
 - Run a real model on a GPU (Stable Diffusion 1.5 or a fine-tune) in batches; `builtin:tiny` only tests mechanics.
-- Check the prompted expression of each accepted image with a classifier trained on the originals, and report its agreement.
-- Measure distribution distance (FID/KID) between originals and synthetic images per class.
+- Measured in this run (section 5), no longer a next step: the prompted expression checked by a validator trained on the
+  train originals (label agreement per class), embedding-based near-duplicates, and drift (FD/KID on the run's embedder).
+- Standard Inception FID/KID (torch-fidelity) next to the run's embedder figures, when its weights are installed.
 - Measure utility: train the same classifier on originals only and on the mixed corpus, compare on the real test split.
-- A stronger face detector (BlazeFace, MTCNN) behind the same gate name; embedding-based near-duplicate search.
+- A stronger face detector (BlazeFace, MTCNN) behind the same gate name.
 - Spread the prompts' diversity axes (age, gender presentation, skin tone, pose, accessories, lighting) and report their balance.
 
 ## 12. Reproducibility
@@ -538,12 +598,13 @@ ${repro}
 ${answers}
 '''
 
-# %% ../nbs/70_report.ipynb #e8fae045
+# %% ../nbs/70_report.ipynb #682b127b
 FIGURES = dict(thumbnails='Originals and synthetic images per class', rejections='Rejected candidates by class and reason',
                gate_scores='Gate scores of every decided unit', reject_examples='Examples of rejected candidates',
                class_counts='Images per class', synthetic_fraction='Synthetic share per class against the cap',
                split_heatmap='Synthetic fraction per class and split', balance='Deviation from the mean class count',
-               gray_stats='Gray level of originals and synthetic images')
+               gray_stats='Gray level of originals and synthetic images',
+               label_confusion='Candidates: intended label × validator prediction')
 
 def figure_md(r:RunFiles, name:str, figs:dict)->str:
     "A Markdown image of plot `name` (relative to out_dir), or a note when the plot was not made."
@@ -569,6 +630,7 @@ def findings_context(run:'RunFiles|str|Path', figs:dict|None=None)->dict:
         blur_var_min=fmt_num(s['quality_thresholds']['blur_var_min'], 1), hash_dist_max=fmt_int(s['quality_thresholds']['hash_dist_max']),
         phash_size=fmt_int(s['quality_thresholds']['phash_size']), plan_table=sec_scope(r), stages=sec_stages(r, figs),
         prompts=sec_prompts(r), quality=sec_quality(r), outputs=sec_outputs(r), balance=sec_balance(r),
+        gate_rules=gate_rules_md(r), semantic=sec_semantic(r),
         integrity=sec_integrity(r), risks=sec_risks(r), repro=sec_repro(r), answers=sec_answers(r),
         observed='\n'.join(f'- **{k}:** {v}' for k, v in observed_metrics(r).items()))
     ctx.update({f'fig_{n}': figure_md(r, n, figs) for n in FIGURES})

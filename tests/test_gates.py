@@ -7,11 +7,11 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageFilter, ImageOps
 from skimage import data as skdata
 
 from facesynth_nb.config import RunConfig, ConfigError, CheckFailed
-from facesynth_nb.gates import evaluate, decide, get_detector, REASONS
+from facesynth_nb.gates import evaluate, decide, get_detector, reasons
 from facesynth_nb.hashindex import NearDupIndex, phash_int, phash_hex, near_duplicate_groups, brute_force_query
 from facesynth_nb.post import save_exported, read_provenance, check_exported
 
@@ -38,24 +38,25 @@ def test_two_face_collage_rejected_by_single(index):
     collage = Image.new('RGB', (512, 512), (128, 128, 128)); collage.paste(face, (30, 150)); collage.paste(face, (280, 150))
     s = evaluate(collage, CFG)
     assert s['face_count'] == 2
-    assert decide(s, index, CFG)[0] == 'face'
-    assert decide(s, index, CFG.updated(face_policy='any'))[0] == ''
+    assert decide(s, index, CFG)['reason'] == 'face'
+    assert decide(s, index, CFG.updated(face_policy='any'))['reason'] == ''
 
 
 def test_blurred_face_rejected_by_blur(index):
     head = ASTRO.crop((100, 0, 356, 256))
     sharp = evaluate(head, CFG)
-    assert sharp['blur_var'] >= CFG.blur_var_min and decide(sharp, index, CFG)[0] == ''
+    assert sharp['blur_var'] >= CFG.blur_var_min and decide(sharp, index, CFG)['reason'] == ''
     s = evaluate(head.filter(ImageFilter.GaussianBlur(2)), CFG)
     assert s['face_count'] == 1 and s['blur_var'] < CFG.blur_var_min
-    assert decide(s, index, CFG)[0] == 'blur'
-    assert decide(s, index, CFG.updated(blur_var_min=1.0))[0] == ''   # the threshold comes from the config
+    assert decide(s, index, CFG)['reason'] == 'blur'
+    assert decide(s, index, CFG.updated(blur_var_min=1.0))['reason'] == ''   # the threshold comes from the config
 
 
 @pytest.mark.parametrize('copy', [lambda im: jpeg(im, 70), lambda im: jpeg(im, 40),
                                   lambda im: im.rotate(0, translate=(2, 0)), lambda im: im.rotate(0, translate=(0, -2))])
 def test_reencoded_or_shifted_copy_is_near_duplicate(index, copy):
-    reason, nid, nd = decide(evaluate(copy(ASTRO), CFG), index, CFG)
+    d = decide(evaluate(copy(ASTRO), CFG), index, CFG)
+    reason, nid, nd = d['reason'], d['nearest_id'], d['nearest_dist']
     assert (reason, nid) == ('near_duplicate', 'astronaut.png') and 0 <= nd <= CFG.hash_dist_max
 
 
@@ -63,9 +64,11 @@ def test_accepted_hash_blocks_later_copies():
     "The caller adds accepted hashes; a later copy of an accepted synthetic image is then a near-duplicate."
     ix = NearDupIndex(CFG.hash_dist_max)
     s = evaluate(ASTRO, CFG)
-    assert decide(s, ix, CFG) == ('', None, None)
+    d = decide(s, ix, CFG)
+    assert (d['reason'], d['nearest_id'], d['nearest_dist']) == ('', '', None)
     ix.add('happy-000000', s['phash'])
-    assert decide(evaluate(jpeg(ASTRO), CFG), ix, CFG)[:2] == ('near_duplicate', 'happy-000000')
+    d = decide(evaluate(jpeg(ASTRO), CFG), ix, CFG)
+    assert (d['reason'], d['nearest_id']) == ('near_duplicate', 'happy-000000')
 
 
 def test_noise_has_no_face_and_exports_are_exact():
@@ -75,7 +78,7 @@ def test_noise_has_no_face_and_exports_are_exact():
         s = evaluate(im, CFG)
         assert s['face_count'] == 0 and s['face_box'] == ''
         assert (s['exported'].mode, s['exported'].size) == ('L', (224, 224))
-        assert decide(s, NearDupIndex(4), CFG)[0] == 'face'
+        assert decide(s, NearDupIndex(4), CFG)['reason'] == 'face'
 
 
 def test_lfw_faces_and_nonfaces():
@@ -95,8 +98,9 @@ def test_fer_faces_through_the_chain():
         assert (s['exported'].mode, s['exported'].size) == ('L', (224, 224))
         assert (s['cropped'] is None) == (not s['face_count'])
         if s['cropped'] is not None: assert (s['cropped'].mode, s['cropped'].size) == ('L', (224, 224))
-        r, _, _ = decide(s, ix, cfg); reasons.append(r)
-        assert r in ('',) + REASONS
+        r = decide(s, ix, cfg)['reason']
+        reasons.append(r)
+        assert r in ('',) + reasons()
         if not r: ix.add(f.name, s['phash'])
     assert reasons.count('face') <= 0.4 * len(files)            # the detector finds most FER faces
     assert reasons.count('blur') >= 0.5 * len(files)            # 48 px faces enlarged to 224 are soft
@@ -160,10 +164,69 @@ def test_fer_through_the_folder_generator(tmp_path):
     ix, reasons = NearDupIndex(cfg.hash_dist_max), []
     for c in cands[:-1]:
         s = evaluate(c.image, cfg)
-        r, _, _ = decide(s, ix, cfg); reasons.append(r)
+        r = decide(s, ix, cfg)['reason']
+        reasons.append(r)
         if r: continue
         ix.add(c.unit.unit_id, s['phash'])
         p = save_exported(s['exported'], tmp_path/f'{c.unit.unit_id}.png', {**c.record, 'prompt': c.unit.prompt, 'seed': c.unit.seed}, cfg)
         assert read_provenance(p)['Source'] == c.record['source_path']
     assert reasons.count('') >= 18 and set(reasons) <= {'', 'face', 'near_duplicate'}, reasons
     assert check_exported(sorted(tmp_path.glob('*.png')), cfg) == reasons.count('')
+
+
+# ---------------------------------------------------------------- the gate registry
+def test_gate_defaults_are_runconfig_defaults():
+    "One source of truth: every gate's defaults are the RunConfig field defaults, and a config overrides them."
+    from facesynth_nb.gates import GATES
+    base = RunConfig()
+    for g in GATES.values():
+        assert g.defaults == {k: getattr(base, k) for k in g.fields}, g.name
+        assert g.column == f'{g.name}_score'
+    assert GATES['blur'].params(base.updated(blur_var_min=5.0)) == {'blur_var_min': 5.0}
+
+
+def test_every_failing_gate_is_recorded():
+    "A blurred two-face collage fails face and blur; `reason` is the first, `reject_reasons` has both."
+    face = ASTRO.crop((140, 10, 340, 210))
+    collage = Image.new('RGB', (512, 512), (128, 128, 128)); collage.paste(face, (30, 150)); collage.paste(face, (280, 150))
+    s = evaluate(collage.filter(ImageFilter.GaussianBlur(6)), CFG.updated(face_policy='any'))
+    d = decide({**s, 'face_count': 2}, NearDupIndex(4), CFG)
+    assert (d['reason'], d['reject_reasons']) == ('face', ['face', 'blur'])
+
+
+def test_a_mirrored_copy_is_a_near_duplicate(index):
+    d = decide(evaluate(ImageOps.mirror(ASTRO), CFG), index, CFG)
+    assert (d['reason'], d['nearest_id']) == ('near_duplicate', 'astronaut.png')
+
+
+def test_adding_a_gate_is_one_registry_entry(tmp_path, monkeypatch):
+    "A new gate added only to GATES is scored, recorded, counted, colored and described everywhere."
+    from facesynth_nb import gates
+    from facesynth_nb.config import config_to_dict
+    from facesynth_nb.diagnose import reason_colors, reject_overlaps, load_run, gate_summary
+    from facesynth_nb.report import gate_rules_md
+    from facesynth_nb.synth import synthesize, load_decisions, gate_counts
+    from facesynth_nb.prompts import load_prompt_bank
+    import json, pandas as pd
+    odd = gates.Gate('odd_hash', ('phash_size',), lambda s, ctx, cfg, label: {'odd_hash_score': int(s['phash'], 16) % 2},
+                     lambda v, p, c: v == 0)
+    monkeypatch.setitem(gates.GATES, 'odd_hash', odd)
+    faces = [Image.fromarray(a).convert('RGB').resize((128, 128)) for a in (skdata.lfw_subset()[:40] * 255).astype('uint8')]
+    for i, im in enumerate(faces[:10]): (tmp_path/'raw'/'happy').mkdir(parents=True, exist_ok=True); im.save(tmp_path/'raw'/'happy'/f'{i}.png')
+    for i, im in enumerate(faces[10:40]): (tmp_path/'c'/'happy').mkdir(parents=True, exist_ok=True); im.save(tmp_path/'c'/'happy'/f'{i}.png')
+    cfg = RunConfig(raw_root=str(tmp_path/'raw'), out_dir=str(tmp_path/'o'), model_id=f'folder:{tmp_path/"c"}',
+                    face_policy='off', blur_var_min=0.0, workers=1, progress=False, label_policy='off')
+    from facesynth_nb.ingest import scan_raw_root
+    plan = pd.DataFrame({'planned': [30], 'max_candidates': [30]}, index=pd.Index(['happy'], name='label'))
+    table = synthesize(scan_raw_root(cfg), plan, load_prompt_bank(cfg), cfg)
+    recs = load_decisions(cfg.out)
+    odd_recs = [r for r in recs if r['odd_hash_score'] == 1]
+    assert odd_recs and all('odd_hash' in r['reject_reasons'] and r['status'] == 'rejected' for r in odd_recs)
+    assert 'odd_hash_score' in table.columns and (table.odd_hash_score == 0).all()
+    assert 'odd_hash' in gates.reasons() and 'odd_hash' in reason_colors()
+    assert gate_counts(recs, 'odd_hash')['failed'] == len(odd_recs)
+    (cfg.out/'status.json').write_text(json.dumps(dict(config=config_to_dict(cfg))))
+    run = load_run(cfg.out)
+    assert reject_overlaps(run).loc['odd_hash', 'odd_hash'] == len(odd_recs)
+    assert 'odd_hash_score' in gate_summary(run).index
+    assert '**odd_hash**' in gate_rules_md(run)
