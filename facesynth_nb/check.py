@@ -292,10 +292,10 @@ def assert_outputs_ok(
     return res
 
 # %% ../nbs/55_check.ipynb #5b71d882
-def check_quality_counts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
-    "status.json's quality counts (per gate, and synthetic images in the drift) equal the journal's."
+def check_quality_counts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|None=None)->dict:
+    "status.json's (or `status`') quality counts (per gate, and synthetic images in the drift) equal the journal's."
     from facesynth_nb.synth import load_decisions, gate_counts
-    q = _status(out_dir).get('quality')
+    q = (_status(out_dir) if status is None else status).get('quality')
     if not q: return _result('quality_counts', True, 'no quality block in status.json')
     recs = load_decisions(out_dir)
     bad = [f'{g}: status {c} != journal {gate_counts(recs, g)}' for g, c in (q.get('counts') or {}).items()
