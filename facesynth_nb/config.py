@@ -53,6 +53,7 @@ CHOICES = dict(
     export_mode=('hardlink', 'copy'),
     layout=('auto', 'folders', 'splits', 'csv'),
 )
+CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
 CHOICES['eval_classifier'] = ('probe', 'cnn')
 SPLITS = ('train', 'val', 'test')
 
@@ -100,6 +101,12 @@ class RunConfig:
     max_pixels: int = 64_000_000           # images larger than this are quarantined before decoding
     workers: int = 0                       # CPU worker processes (0 = all cores)
     shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
+    # -- semantic quality (embedder, label gate, semantic duplicates) --
+    embedder: str = 'auto'                 # auto (clip if the model ships one, else hog), hog, clip
+    embedder_id: str = ''                  # CLIP vision model id or folder; '' = the model's own
+    semantic_dup_min: float = 0.0          # cosine >= this is a semantic duplicate; 0 = embedder's
+    label_policy: str = 'auto'             # label gate: auto, reject, flag or off
+    label_prob_min: float = 0.05           # label gate fails below this P(intended label)
     # -- evaluation (facesynth evaluate: real vs real + synthetic, scored on real test faces) --
     eval_classifier: str = 'probe'         # probe (logistic regression on embeddings) or cnn (small torch CNN)
     eval_seeds: int = 3                    # training seeds per arm; figures are mean ± std over them
@@ -126,6 +133,8 @@ _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','
 _BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','progress')
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
                'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
+_STR_FIELDS += ('embedder', 'embedder_id', 'label_policy')
+_FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
 _INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap')
 _BOOL_FIELDS += ('eval_synthetic_only',)
 _STR_FIELDS += ('eval_classifier',)
@@ -162,6 +171,9 @@ def _check_ranges(c):
     _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate, 'a number in (0, 1]')
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
+    _check(0 <= c.semantic_dup_min <= 1, 'semantic_dup_min', c.semantic_dup_min, 'a number in [0, 1]')
+    _check(0 <= c.label_prob_min <= 1, 'label_prob_min', c.label_prob_min, 'a number in [0, 1]')
+    _check(c.embedder != '', 'embedder', c.embedder, "a registered embedder name or 'auto'")
     _check_eval_ranges(c)
 
 def _check_eval_ranges(c):
