@@ -137,7 +137,7 @@ class ProbeClassifier:
         return lr.predict(sc.transform(self.feats[te]))
 
 # %% ../nbs/80_evaluate.ipynb #f5e9ca5d
-CNN = dict(batch_size=64, lr=2e-3, weight_decay=1e-4, shift=4, widths=(16, 32, 64), dropout=0.3)
+CNN = dict(batch_size=32, lr=3e-3, weight_decay=1e-4, shift=4, widths=(16, 32, 64), dropout=0.3)
 
 def _cnn(k:int, widths=CNN['widths'], dropout=CNN['dropout']):
     import torch.nn as nn
