@@ -306,7 +306,7 @@ def train_arms(splits:dict, cfg:RunConfig, labels:list, cache_dir:str|Path)->tup
     files = sorted(set(test.file) | set(val.file) | {f for a in arms.values() for f in a.file})
     at = {f: i for i, f in enumerate(files)}
     def idx(df): return np.array([at[f] for f in df.file], dtype=int)
-    def ys(df): return df.label_index.to_numpy(int)
+    def ys(df): return np.array(df.label_index, dtype=int)
     clf = get_classifier(cfg, len(labels))
     clf.prepare(files, idx(splits['train']), cache_dir)
     seeds = [cfg.seed + i for i in range(cfg.eval_seeds)]
