@@ -10,11 +10,12 @@ __all__ = ['log', 'EVAL_FILE', 'ARMS', 'MANIFEST_NEEDS', 'PROBE', 'CNN', 'CLASSI
            'link_status', 'evaluate_run']
 
 # %% ../nbs/80_evaluate.ipynb #8ba04407
-import json, math, os, time
+import json, math, os, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
+from sklearn.exceptions import ConvergenceWarning
 from .config import RunConfig, InputError, get_logger, config_from_dict
 from .io import atomic_write_json, ensure_inside
 from .embed import get_embedder, embed_files
@@ -129,12 +130,15 @@ class ProbeClassifier:
         "Train on image indices `tr` (labels `ytr`) with `seed`; predicted label indices of `te`."
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
+        from threadpoolctl import threadpool_limits
         flip = np.random.default_rng(seed).random(len(tr)) < 0.5
         X = np.where(flip[:, None], self.mirror[tr], self.feats[tr])
-        sc = StandardScaler().fit(X)
         if len(np.unique(ytr)) < 2: return np.full(len(te), ytr[0])
-        lr = LogisticRegression(C=PROBE['C'], max_iter=PROBE['max_iter']).fit(sc.transform(X), ytr)
-        return lr.predict(sc.transform(self.feats[te]))
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter('ignore', ConvergenceWarning)
+            sc = StandardScaler().fit(X)
+            lr = LogisticRegression(C=PROBE['C'], max_iter=PROBE['max_iter']).fit(sc.transform(X), ytr)
+            return lr.predict(sc.transform(self.feats[te]))
 
 # %% ../nbs/80_evaluate.ipynb #f5e9ca5d
 CNN = dict(batch_size=32, lr=3e-3, weight_decay=1e-4, shift=4, widths=(16, 32, 64), dropout=0.3)
@@ -249,7 +253,9 @@ def arm_figures(y:np.ndarray, preds:list, labels:list, W:np.ndarray)->tuple:
     k = len(labels)
     full = [scores(confusion(y, p, k)) for p in preds]
     boot = [scores(confusion(y, p, k, W)) for p in preds]
-    boot = {m: np.nanmean(np.stack([b[m] for b in boot]), axis=0) for m in METRICS + PER_LABEL}
+    with warnings.catch_warnings():   # a label can be absent from a resample: its figure is NaN there
+        warnings.simplefilter('ignore', RuntimeWarning)
+        boot = {m: np.nanmean(np.stack([b[m] for b in boot]), axis=0) for m in METRICS + PER_LABEL}
     ddof = 1 if len(preds) > 1 else 0
     figs = dict(per_seed=[_named(f, labels) for f in full],
                 mean=_named({m: np.mean([f[m] for f in full], axis=0) for m in METRICS + PER_LABEL}, labels),
