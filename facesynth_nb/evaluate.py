@@ -17,7 +17,7 @@ import pandas as pd
 from PIL import Image, ImageOps
 from sklearn.exceptions import ConvergenceWarning
 from .config import RunConfig, InputError, get_logger, config_from_dict
-from .io import atomic_write_json, ensure_inside
+from .io import RunLock, atomic_write_json, ensure_inside
 from .embed import get_embedder, embed_files
 
 # %% ../nbs/80_evaluate.ipynb #c24eb678
@@ -354,7 +354,6 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
                  **overrides,                           # RunConfig fields, e.g. eval_classifier='cnn'
                 )->dict:                                # what evaluation.json holds
     "Train the same classifier on real and on real + synthetic train images; score both on the real test split."
-    from facesynth_nb.io import RunLock
     t0, out = time.time(), Path(out_dir)
     splits = load_splits(out)
     cfg = eval_config(out, cfg, **overrides)
@@ -364,7 +363,7 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
     with RunLock(out):
         preds, y, clf, seeds = train_arms(splits, cfg, labels, out/'cache')
         ev = dict(summarise(preds, y, labels, cfg), labels=labels, seeds=seeds, arms_meaning=ARMS,
-                  classifier=dict(name=clf.name, **clf.settings),
+                  classifier=dict(name=clf.name, **clf.settings), embedder=clf.settings.get('embedder'),
                   split_sizes=split_sizes(splits, labels), eval_size=cfg.eval_size,
                   bootstrap=dict(resamples=cfg.eval_bootstrap, ci=0.95, paired=True, seed=cfg.seed),
                   scored_on='real images of the test split', created_timestamp=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
