@@ -8,7 +8,7 @@ base face, FER2013 sample when present else skimage's lfw_subset, with its own s
 once with an empty embedding cache (the first evaluation of a run) and once warm (a rerun). The CNN is
 timed for one epoch and one seed on `--cnn-n` images and its full default budget is extrapolated.
 """
-import argparse, io, json, os, shutil, tempfile, time
+import argparse, json, os, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image

@@ -10,7 +10,7 @@ __all__ = ['log', 'EVAL_FILE', 'ARMS', 'MANIFEST_NEEDS', 'PROBE', 'CNN', 'CLASSI
            'link_status', 'evaluate_run']
 
 # %% ../nbs/80_evaluate.ipynb #8ba04407
-import json, math, os, time, warnings
+import json, math, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
