@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['log', 'OS_ERRORS', 'add_config_options', 'config_from_args', 'cmd_run', 'cmd_plan', 'cmd_report', 'cmd_check',
-           'cmd_demo', 'build_parser', 'os_error_message', 'main']
+           'cmd_demo', 'add_evaluate_options', 'cmd_evaluate', 'build_parser', 'os_error_message', 'main']
 
 # %% ../nbs/91_cli.ipynb #1e3edb96
 import argparse, dataclasses, errno, json, logging, shlex, signal, sys
@@ -102,6 +102,26 @@ def cmd_demo(a)->int:
     print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
 
 # %% ../nbs/91_cli.ipynb #423342c0
+def add_evaluate_options(p:argparse.ArgumentParser)->None:
+    "The options of `facesynth evaluate`."
+    p.add_argument('out_dir', help='a finished run (status.json and train/val/test.csv)')
+    p.add_argument('--classifier', choices=('probe', 'cnn'), help="probe or cnn (default: the run's, probe)")
+    p.add_argument('--eval_seeds', type=int, help='training seeds per arm (default: 3)')
+    p.add_argument('--synthetic-only', dest='synthetic_only', choices=('on', 'off'),
+                   help='also train on the synthetic images alone (default: on)')
+    p.add_argument('--epochs', type=int, help='cnn epochs (default: 10)')
+    p.add_argument('--device', help='auto, cpu or cuda for the cnn (default: auto)')
+
+def cmd_evaluate(a)->int:
+    "Real vs real + synthetic on the real test split of OUT_DIR; print the conclusion and the file."
+    from facesynth_nb.evaluate import evaluate_run, EVAL_FILE
+    over = dict(eval_classifier=a.classifier, eval_seeds=a.eval_seeds, eval_epochs=a.epochs, device=a.device,
+                eval_synthetic_only=None if a.synthetic_only is None else a.synthetic_only == 'on')
+    ev = evaluate_run(a.out_dir, **{k: v for k, v in over.items() if v is not None})
+    print(ev['conclusion']); print(f"evaluation: {(Path(a.out_dir)/EVAL_FILE).resolve()}")
+    return 0
+
+# %% ../nbs/91_cli.ipynb #efb17cbf
 def build_parser()->argparse.ArgumentParser:
     "The `facesynth` argument parser."
     p = argparse.ArgumentParser(prog='facesynth', description='Grow a facial-expression dataset with filtered synthetic faces.')
@@ -125,6 +145,8 @@ def build_parser()->argparse.ArgumentParser:
     d.add_argument('--model_id', default='builtin:tiny', help='model (default: builtin:tiny)')
     d.add_argument('--restart', action='store_true', help='start over (default: resume)')
     d.set_defaults(fn=cmd_demo)
+    ev = sub.add_parser('evaluate', help='does the synthetic data help? real vs real + synthetic, on real test')
+    add_evaluate_options(ev); ev.set_defaults(fn=cmd_evaluate)
     return p
 
 # %% ../nbs/91_cli.ipynb #fc5d0009

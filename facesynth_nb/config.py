@@ -84,6 +84,7 @@ CHOICES = dict(
     layout=('auto', 'folders', 'splits', 'csv'),
 )
 CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
+CHOICES['eval_classifier'] = ('probe', 'cnn')
 SPLITS = ('train', 'val', 'test')
 
 # %% ../nbs/00_config.ipynb #f3b3eefe
@@ -138,6 +139,13 @@ class RunConfig:
     semantic_dup_min: float = 0.0          # cosine >= this is a semantic duplicate; 0 = embedder's
     label_policy: str = 'auto'             # label gate: auto, reject, flag or off
     label_prob_min: float = 0.05           # label gate fails below this P(intended label)
+    # -- evaluation (facesynth evaluate: real vs real + synthetic, scored on real test faces) --
+    eval_classifier: str = 'probe'         # probe (logistic regression on embeddings) or cnn (small torch CNN)
+    eval_seeds: int = 3                    # training seeds per arm; figures are mean ± std over them
+    eval_synthetic_only: bool = True       # also train on the synthetic images alone (scored on real test)
+    eval_epochs: int = 10                  # cnn epochs (val macro-F1 picks the best epoch)
+    eval_size: int = 48                    # side in pixels of the grayscale faces the classifiers see
+    eval_bootstrap: int = 1000             # paired bootstrap resamples of the test split per interval
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -160,6 +168,9 @@ _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_rev
                'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
 _STR_FIELDS += ('embedder', 'embedder_id', 'label_policy')
 _FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
+_INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap')
+_BOOL_FIELDS += ('eval_synthetic_only',)
+_STR_FIELDS += ('eval_classifier',)
 
 def _check(ok, name, value, allowed):
     if not ok: raise ConfigError(f"RunConfig.{name}={value!r} is not allowed: expected {allowed}")
@@ -197,6 +208,13 @@ def _check_ranges(c):
     _check(0 <= c.semantic_dup_min <= 1, 'semantic_dup_min', c.semantic_dup_min, 'a number in [0, 1]')
     _check(0 <= c.label_prob_min <= 1, 'label_prob_min', c.label_prob_min, 'a number in [0, 1]')
     _check(c.embedder != '', 'embedder', c.embedder, "a registered embedder name or 'auto'")
+    _check_eval_ranges(c)
+
+def _check_eval_ranges(c):
+    _check(1 <= c.eval_seeds <= 100, 'eval_seeds', c.eval_seeds, 'an integer in [1, 100]')
+    _check(1 <= c.eval_epochs <= 1000, 'eval_epochs', c.eval_epochs, 'an integer in [1, 1000]')
+    _check(32 <= c.eval_size <= 128, 'eval_size', c.eval_size, 'an integer in [32, 128]')
+    _check(100 <= c.eval_bootstrap <= 100_000, 'eval_bootstrap', c.eval_bootstrap, 'an integer in [100, 100000]')
 
 # %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):
@@ -284,6 +302,9 @@ def save_config(c:RunConfig, path:str|Path)->Path:
 # %% ../nbs/00_config.ipynb #3e912867
 NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device', 'link_raw',
                      'compile', 'channels_last', 'shard', 'export_mode')
+# evaluation settings change evaluation.json, never the corpus: a run resumes whatever they are
+NON_OUTPUT_FIELDS += ('eval_classifier', 'eval_seeds', 'eval_synthetic_only', 'eval_epochs', 'eval_size',
+                      'eval_bootstrap')
 
 def hashed_fields(c:RunConfig)->dict:
     "The fields of `c` that change outputs (what `config_hash` covers)."

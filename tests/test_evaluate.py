@@ -1,0 +1,148 @@
+"""The utility experiment (`facesynth evaluate`) from the outside, on real faces that ship with scikit-image.
+
+The task must be learnable, and lfw faces carry no emotion: scikit-image's `lfw_subset()` holds 100 faces,
+then 100 patches that are not faces. Faces are labelled `happy`, the other patches `neutral` (two names the
+built-in prompt bank covers; the labels mean "face" and "not a face"). raw_root comes in splits layout:
+4 real train images per label, 4 val, 40 test (the test images are lfw 60-99 and 160-199 in every run).
+
+The controls feed "synthetic" images through the `folder:` generator (or `builtin:tiny` noise):
+- extra real images of the right labels must be a gain, on every label they were added to;
+- the same images under the wrong labels, and noise, must not be called a gain.
+Each fails if the experiment is broken (scored on the wrong images, arms swapped or identical, intervals
+that always or never exclude zero).
+"""
+import json, shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from skimage import data as skdata
+
+from facesynth_nb.config import InputError, RunConfig
+from facesynth_nb.evaluate import EVAL_FILE, evaluate_run
+from facesynth_nb.pipeline import run_pipeline
+from conftest import facesynth
+
+LFW = (skdata.lfw_subset() * 255).round().astype(np.uint8)
+FACES, OTHER = list(range(100)), list(range(100, 200))   # lfw_subset: 100 faces, then 100 non-faces
+N_TRAIN, N_VAL, N_TEST = 4, 4, 40
+EXTRA = slice(N_TRAIN + N_VAL, 60)                         # 52 images per label, never in raw_root
+
+
+def _write(root:Path, label:str, idx:list):
+    d = root/label; d.mkdir(parents=True, exist_ok=True)
+    for i in idx: Image.fromarray(LFW[i]).save(d/f'lfw_{i:03d}.png')
+
+
+def _raw(root:Path)->Path:
+    "raw_root in splits layout: few real train images, a real test split of 40 per label."
+    for split, sl in (('train', slice(0, N_TRAIN)), ('val', slice(N_TRAIN, N_TRAIN + N_VAL)),
+                      ('test', slice(60, 60 + N_TEST))):
+        _write(root/split, 'happy', FACES[sl]); _write(root/split, 'neutral', OTHER[sl])
+    return root
+
+
+def make_run(root:Path, kind:str, n_syn:int=len(FACES[EXTRA]))->Path:
+    "A finished run whose `n_syn` synthetic images per label are extra real faces ('right'), swapped ('wrong') or noise."
+    syn, extra = root/'syn', slice(EXTRA.start, EXTRA.start + n_syn)
+    if kind == 'right': _write(syn, 'happy', FACES[extra]); _write(syn, 'neutral', OTHER[extra])
+    if kind == 'wrong': _write(syn, 'happy', OTHER[extra]); _write(syn, 'neutral', FACES[extra])
+    cfg = RunConfig(raw_root=str(_raw(root/'raw')), out_dir=str(root/'out'),
+                    model_id='builtin:tiny' if kind == 'noise' else f'folder:{syn}', num_inference_steps=2,
+                    face_policy='off', blur_var_min=0.0, synthetic_cap=0.95, image_size=64, embedder='hog',
+                    target_total=2 * (N_TRAIN + N_VAL + N_TEST + n_syn), progress=False, workers=1)
+    res = run_pipeline(cfg)
+    assert res.status['total_synthetic'] == 2 * n_syn, res.status['total_synthetic']
+    return cfg.out
+
+
+@pytest.fixture(scope='module')
+def right_run(tmp_path_factory)->Path:
+    "A finished run with extra real faces of the right labels as its synthetic images (never changed)."
+    return make_run(tmp_path_factory.mktemp('right'), 'right')
+
+
+@pytest.fixture
+def right_copy(right_run, tmp_path)->Path:
+    "A private copy of `right_run`."
+    return shutil.copytree(right_run.parent, tmp_path/'run', symlinks=True)/'out'
+
+
+def _macro(ev): return ev['comparisons']['mixed-real']['macro_f1']
+
+
+def test_extra_real_faces_of_the_right_labels_are_a_gain(right_copy):
+    ev = evaluate_run(right_copy, eval_seeds=3)
+    m = _macro(ev)
+    assert m['verdict'] == 'gain' and m['ci95'][0] > 0, m
+    for lb in ('happy', 'neutral'):   # synthetic images were added to both labels: both gain
+        assert ev['comparisons']['mixed-real']['f1'][lb]['verdict'] == 'gain', (lb, ev['comparisons'])
+    assert ev['conclusion'].startswith('Yes: adding the 104 synthetic images raised macro-F1 on the 80 real test')
+    sz = ev['split_sizes']
+    assert (sz['train_real']['total'], sz['train_mixed']['total'], sz['test_real']['total']) == (8, 112, 80)
+    for arm in ('real', 'mixed', 'synthetic'):   # every arm scored on the 80 real test images, once per seed
+        assert np.array(ev['arms'][arm]['confusion']).sum() == 80 * 3
+    assert json.loads((right_copy/EVAL_FILE).read_text()) == ev
+    link = json.loads((right_copy/'status.json').read_text())['evaluation']
+    assert link == dict(path=EVAL_FILE, conclusion=ev['conclusion'], verdict='gain')
+    md = (right_copy/'findings.md').read_text()
+    assert '## 14. Does the synthetic data help?' in md and ev['conclusion'][:40] in md
+    assert (right_copy/'plots'/'evaluation_f1.png').is_file()
+
+
+def test_real_faces_under_wrong_labels_are_not_a_gain(tmp_path):
+    ev = evaluate_run(make_run(tmp_path, 'wrong'), render=False)
+    assert _macro(ev)['verdict'] == 'worse', _macro(ev)
+    assert all(v['verdict'] != 'gain' for v in ev['comparisons']['mixed-real']['f1'].values())
+
+
+def test_noise_is_not_a_gain(tmp_path):
+    import torch
+    threads = torch.get_num_threads(); torch.set_num_threads(1)   # 2 shared cores: one thread is faster
+    try: ev = evaluate_run(make_run(tmp_path, 'noise', n_syn=24), render=False)
+    finally: torch.set_num_threads(threads)
+    assert _macro(ev)['verdict'] != 'gain', _macro(ev)
+    assert ev['comparisons']['mixed-real']['accuracy']['verdict'] != 'gain'
+
+
+def test_synthetic_rows_in_test_csv_are_never_scored(right_copy):
+    "A synthetic image listed in test.csv (a run with synthetic_splits including test) stays out of the score."
+    test = pd.read_csv(right_copy/'test.csv')
+    syn = pd.read_csv(right_copy/'train.csv').query("source == 'synthetic'").head(5)
+    pd.concat([test, syn]).to_csv(right_copy/'test.csv', index=False)
+    ev = evaluate_run(right_copy, eval_seeds=1, eval_synthetic_only=False, render=False)
+    assert ev['split_sizes']['test_real']['total'] == 80
+    assert np.array(ev['arms']['real']['confusion']).sum() == 80
+    assert list(ev['arms']) == ['real', 'mixed']
+
+
+def test_cnn_runs_on_cpu_and_repeats_itself(right_copy):
+    import torch
+    threads = torch.get_num_threads(); torch.set_num_threads(1)   # 2 shared cores: one thread is faster
+    try:
+        kw = dict(eval_classifier='cnn', eval_epochs=2, eval_seeds=1, eval_synthetic_only=False, device='cpu',
+                  render=False)
+        a, b = evaluate_run(right_copy, **kw), evaluate_run(right_copy, **kw)
+    finally: torch.set_num_threads(threads)
+    assert a['classifier']['name'] == 'cnn' and a['classifier']['device'] == 'cpu'
+    assert np.array(a['arms']['mixed']['confusion']).sum() == 80
+    assert a['arms'] == b['arms'] and a['comparisons'] == b['comparisons']
+
+
+def test_cli_evaluates_a_finished_run(right_copy):
+    r = facesynth('evaluate', right_copy, '--eval_seeds', '2', '--synthetic-only', 'off', check=True)
+    ev = json.loads((right_copy/EVAL_FILE).read_text())
+    assert ev['conclusion'] in r.stdout and str((right_copy/EVAL_FILE).resolve()) in r.stdout
+    assert len(ev['seeds']) == 2 and 'synthetic' not in ev['arms'] and ev['classifier']['name'] == 'probe'
+
+
+def test_cli_refuses_an_unfinished_or_foreign_out_dir(tmp_path, right_run):
+    r = facesynth('evaluate', tmp_path)
+    assert r.returncode == 2 and 'status.json is missing' in r.stderr and 'Traceback' not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    shutil.copy(right_run/'status.json', tmp_path/'status.json')   # status but no manifests: unfinished
+    r = facesynth('evaluate', tmp_path)
+    assert r.returncode == 2 and 'train.csv is missing' in r.stderr and 'Traceback' not in r.stderr
+    with pytest.raises(InputError, match='does not exist'): evaluate_run(tmp_path/'nowhere')
