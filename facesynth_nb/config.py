@@ -52,6 +52,7 @@ CHOICES = dict(
     dtype=('auto', 'float32', 'float16', 'bfloat16'),
     export_mode=('hardlink', 'copy'),
     layout=('auto', 'folders', 'splits', 'csv'),
+    compile_mode=('', 'default', 'max-autotune-no-cudagraphs', 'max-autotune', 'reduce-overhead'),
 )
 SPLITS = ('train', 'val', 'test')
 
@@ -99,6 +100,12 @@ class RunConfig:
     max_pixels: int = 64_000_000           # images larger than this are quarantined before decoding
     workers: int = 0                       # CPU worker processes (0 = all cores)
     shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
+    # -- GPU throughput (issue 16): speed only; a unit's image moves by float noise at most --
+    compile_mode: str = ''                 # torch.compile mode of the UNet; '' = off ('default' if compile)
+    compile_vae: bool = False              # also torch.compile the VAE decoder (needs compiling on)
+    fullgraph: bool = False                # torch.compile(fullgraph=True): a graph break is an error
+    fuse_qkv: bool = False                 # fuse the attention q/k/v projections of the UNet and VAE
+    prompt_cache: int = 64                 # text embeddings kept per generator (LRU); 0 = off
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -112,12 +119,14 @@ class RunConfig:
 
 # %% ../nbs/00_config.ipynb #c1973f0d
 _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','seed','hash_dist_max',
-               'phash_size','max_pixels','workers')
+               'phash_size','max_pixels','workers','prompt_cache')
 _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
                  'expected_accept_rate')
-_BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','progress')
+_BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','progress',
+                'compile_vae','fullgraph','fuse_qkv')
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
-               'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
+               'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard',
+               'compile_mode')
 
 def _check(ok, name, value, allowed):
     if not ok: raise ConfigError(f"RunConfig.{name}={value!r} is not allowed: expected {allowed}")
@@ -151,6 +160,10 @@ def _check_ranges(c):
     _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate, 'a number in (0, 1]')
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
+    _check(0 <= c.prompt_cache <= 100_000, 'prompt_cache', c.prompt_cache, 'an integer in [0, 100000] (0 = off)')
+    for n in ('compile_vae', 'fullgraph'):
+        _check(not getattr(c, n) or c.compile or c.compile_mode, n, getattr(c, n),
+               "false unless compiling (set compile_mode, e.g. 'default', or compile=true)")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):
@@ -217,7 +230,8 @@ def save_config(c:RunConfig, path:str|Path)->Path:
 
 # %% ../nbs/00_config.ipynb #3e912867
 NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device',
-                     'compile', 'channels_last', 'shard', 'export_mode')
+                     'compile', 'channels_last', 'shard', 'export_mode',
+                     'compile_mode', 'compile_vae', 'fullgraph', 'fuse_qkv', 'prompt_cache')
 
 def hashed_fields(c:RunConfig)->dict:
     "The fields of `c` that change outputs (what `config_hash` covers)."
