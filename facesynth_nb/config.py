@@ -101,10 +101,10 @@ class RunConfig:
     workers: int = 0                       # CPU worker processes (0 = all cores)
     shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
     # -- GPU throughput (issue 16): speed only; a unit's image moves by float noise at most --
-    compile_mode: str = ''                 # torch.compile mode of the UNet; '' = off ('default' if compile)
+    compile_mode: str = ''                 # torch.compile mode; '' = off ('default' if compile)
     compile_vae: bool = False              # also torch.compile the VAE decoder (needs compiling on)
-    fullgraph: bool = False                # torch.compile(fullgraph=True): a graph break is an error
-    fuse_qkv: bool = False                 # fuse the attention q/k/v projections of the UNet and VAE
+    fullgraph: bool = False                # compile with fullgraph=True: a graph break is an error
+    fuse_qkv: bool = False                 # fuse attention q/k/v projections (UNet and VAE)
     prompt_cache: int = 64                 # text embeddings kept per generator (LRU); 0 = off
     progress: bool = True                  # show progress bars
 
@@ -160,7 +160,8 @@ def _check_ranges(c):
     _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate, 'a number in (0, 1]')
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
-    _check(0 <= c.prompt_cache <= 100_000, 'prompt_cache', c.prompt_cache, 'an integer in [0, 100000] (0 = off)')
+    _check(0 <= c.prompt_cache <= 100_000, 'prompt_cache', c.prompt_cache,
+           'an integer in [0, 100000] (0 = off)')
     for n in ('compile_vae', 'fullgraph'):
         _check(not getattr(c, n) or c.compile or c.compile_mode, n, getattr(c, n),
                "false unless compiling (set compile_mode, e.g. 'default', or compile=true)")
