@@ -6,6 +6,8 @@
 #   unit's image moves between batch 1 and batch 8/16. About 3-5 minutes on one H100, warm-ups excluded.
 # Needs python3 with torch (CUDA) and transformers; diffusers (and anything else missing) can come as wheels
 # in .whl/ at the repo root: they are installed into /tmp/site when diffusers does not import.
+# Issue 16's option sweep instead (every speed option in one run, a table, a profiler breakdown; see
+# benchmarks/gpu_throughput.py): bash benchmarks/gpu_bench.sh throughput [its options, e.g. --time-limit 420]
 # CPU smoke test (tiny settings):
 #   FACESYNTH_BENCH_MODEL=builtin:tiny FACESYNTH_BENCH_STEPS=2 FACESYNTH_BENCH_BATCHES=1,4 \
 #   FACESYNTH_BENCH_COMPILE_BATCHES=4 FACESYNTH_BENCH_N=8 PY=.venv/bin/python benchmarks/gpu_bench.sh
@@ -37,6 +39,12 @@ print("GPU:", torch.cuda.get_device_name() if torch.cuda.is_available() else "no
 EOF
 
 start=$(date +%s)
+if [ "${1:-}" = throughput ]; then
+  shift
+  rc=0; timeout "$LIMIT" "$PY" benchmarks/gpu_throughput.py --model "$MODEL" --size "$SIZE" --steps "$STEPS" "$@" || rc=$?
+  echo "gpu_bench.sh throughput: exit $rc after $(( $(date +%s) - start ))s (python part; 124 = timed out, tables so far printed)"
+  exit $rc
+fi
 timeout "$LIMIT" "$PY" benchmarks/bench_generate.py --model "$MODEL" --size "$SIZE" --steps "$STEPS" --guidance 7.5 \
   --dtype "$DTYPE" --batch "$BATCHES" --n "$N" --n-loop "$N_LOOP" --compile --compile-batch "$COMPILE_BATCHES"
 echo "gpu_bench.sh: done in $(( $(date +%s) - start ))s (python part)"

@@ -82,6 +82,7 @@ CHOICES = dict(
     dtype=('auto', 'float32', 'float16', 'bfloat16'),
     export_mode=('hardlink', 'copy'),
     layout=('auto', 'folders', 'splits', 'csv'),
+    compile_mode=('', 'default', 'max-autotune-no-cudagraphs', 'max-autotune', 'reduce-overhead'),
 )
 CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
 CHOICES['eval_classifier'] = ('probe', 'cnn')
@@ -146,6 +147,12 @@ class RunConfig:
     eval_epochs: int = 10                  # cnn epochs (val macro-F1 picks the best epoch)
     eval_size: int = 48                    # side in pixels of the grayscale faces the classifiers see
     eval_bootstrap: int = 1000             # paired bootstrap resamples of the test split per interval
+    # -- GPU throughput (issue 16): speed only; a unit's image moves by float noise at most --
+    compile_mode: str = ''                 # torch.compile mode; '' = off ('default' if compile)
+    compile_vae: bool = False              # also torch.compile the VAE decoder (needs compiling on)
+    fullgraph: bool = False                # compile with fullgraph=True: a graph break is an error
+    fuse_qkv: bool = False                 # fuse attention q/k/v projections (UNet and VAE)
+    prompt_cache: int = 64                 # text embeddings kept per generator (LRU); 0 = off
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -159,7 +166,7 @@ class RunConfig:
 
 # %% ../nbs/00_config.ipynb #c1973f0d
 _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','seed','hash_dist_max',
-               'phash_size','max_pixels','workers')
+               'phash_size','max_pixels','workers','prompt_cache')
 _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
                  'expected_accept_rate')
 _BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','link_raw',
@@ -171,6 +178,8 @@ _FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
 _INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap')
 _BOOL_FIELDS += ('eval_synthetic_only',)
 _STR_FIELDS += ('eval_classifier',)
+_BOOL_FIELDS += ('compile_vae', 'fullgraph', 'fuse_qkv')
+_STR_FIELDS += ('compile_mode',)
 
 def _check(ok, name, value, allowed):
     if not ok: raise ConfigError(f"RunConfig.{name}={value!r} is not allowed: expected {allowed}")
@@ -215,6 +224,11 @@ def _check_eval_ranges(c):
     _check(1 <= c.eval_epochs <= 1000, 'eval_epochs', c.eval_epochs, 'an integer in [1, 1000]')
     _check(32 <= c.eval_size <= 128, 'eval_size', c.eval_size, 'an integer in [32, 128]')
     _check(100 <= c.eval_bootstrap <= 100_000, 'eval_bootstrap', c.eval_bootstrap, 'an integer in [100, 100000]')
+    _check(0 <= c.prompt_cache <= 100_000, 'prompt_cache', c.prompt_cache,
+           'an integer in [0, 100000] (0 = off)')
+    for n in ('compile_vae', 'fullgraph'):
+        _check(not getattr(c, n) or c.compile or c.compile_mode, n, getattr(c, n),
+               "false unless compiling (set compile_mode, e.g. 'default', or compile=true)")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):
@@ -305,6 +319,8 @@ NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers'
 # evaluation settings change evaluation.json, never the corpus: a run resumes whatever they are
 NON_OUTPUT_FIELDS += ('eval_classifier', 'eval_seeds', 'eval_synthetic_only', 'eval_epochs', 'eval_size',
                       'eval_bootstrap')
+# speed options move a unit's image by float noise at most (compare compiled runs by pHash)
+NON_OUTPUT_FIELDS += ('compile_mode', 'compile_vae', 'fullgraph', 'fuse_qkv', 'prompt_cache')
 
 def hashed_fields(c:RunConfig)->dict:
     "The fields of `c` that change outputs (what `config_hash` covers)."

@@ -8,10 +8,10 @@ __all__ = ['log', 'RECORD_KEYS', 'GENERATORS', 'AUTO_BATCH', 'PICKLE_SUFFIXES', 
            'FOLDER_SUFFIXES', 'WorkUnit', 'Candidate', 'make_record', 'Generator', 'register_generator', 'find_factory',
            'get_generator', 'resolve_device', 'resolve_dtype', 'initial_batch_size', 'is_oom', 'run_batched',
            'check_weights', 'check_weight_file', 'weights_hash', 'snapshot_revision', 'resolve_model_folder',
-           'quiet_loading', 'scheduler_class', 'set_scheduler', 'load_pipeline', 'DiffusersGenerator',
-           'diffusers_generator', 'bytes_to_unicode', 'bpe_vocab', 'write_tokenizer', 'load_tokenizer',
-           'tiny_components', 'build_tiny', 'cache_root', 'tiny_model_folder', 'tiny_generator', 'sd15_random_pipeline',
-           'sd15_random_generator', 'read_rgb', 'FolderGenerator']
+           'quiet_loading', 'scheduler_class', 'set_scheduler', 'load_pipeline', 'compile_mode_of', 'speed_up',
+           'TextEmbeddings', 'DiffusersGenerator', 'diffusers_generator', 'bytes_to_unicode', 'bpe_vocab',
+           'write_tokenizer', 'load_tokenizer', 'tiny_components', 'build_tiny', 'cache_root', 'tiny_model_folder',
+           'tiny_generator', 'sd15_random_pipeline', 'sd15_random_generator', 'read_rgb', 'FolderGenerator']
 
 # %% ../nbs/20_generate.ipynb #0afa7ceb
 import contextlib, gc, hashlib, importlib.util, json, os, re, shutil, tempfile, time, warnings
@@ -286,12 +286,60 @@ def load_pipeline(
         log.warning('the model ships a safety checker; it is off because safety_checker=False')
     return pipe
 
+# %% ../nbs/20_generate.ipynb #6808951f
+def compile_mode_of(cfg:RunConfig)->str:
+    "The torch.compile mode of `cfg`: `compile_mode`, else 'default' when `compile`, else '' (off)."
+    return cfg.compile_mode or ('default' if cfg.compile else '')
+
+# %% ../nbs/20_generate.ipynb #8eb6229b
+def speed_up(
+    pipe,                     # a StableDiffusionPipeline, already on its device
+    cfg:RunConfig,            # channels_last, fuse_qkv, compile(_mode), compile_vae, fullgraph
+)->dict:                      # the options applied, for `describe()`
+    "Apply channels_last, fused QKV (UNet and VAE) and torch.compile (UNet, VAE decoder) to `pipe`."
+    import torch
+    mode = compile_mode_of(cfg)
+    if cfg.channels_last: pipe.unet.to(memory_format=torch.channels_last)
+    # fuse before compiling, so that compile sees the fused graph
+    if cfg.fuse_qkv: pipe.fuse_qkv_projections(unet=True, vae=True)
+    if mode:   # dynamic=False: one static graph per batch shape (short batches are padded)
+        kw = dict(mode=None if mode == 'default' else mode, fullgraph=cfg.fullgraph, dynamic=False)
+        pipe.unet = torch.compile(pipe.unet, **kw)
+        if cfg.compile_vae: pipe.vae.decoder = torch.compile(pipe.vae.decoder, **kw)
+    return dict(compile_mode=mode, compile_vae=bool(mode) and cfg.compile_vae,
+                fullgraph=bool(mode) and cfg.fullgraph, fuse_qkv=cfg.fuse_qkv,
+                channels_last=cfg.channels_last)
+
+# %% ../nbs/20_generate.ipynb #319aaaee
+class TextEmbeddings:
+    "A bounded LRU cache text -> text-encoder embedding, so each distinct prompt is encoded once."
+    def __init__(self,
+                 encode:Callable,    # encode(list of texts) -> tensor [n, tokens, dim]
+                 size:int=64):       # texts kept; the least recently used is dropped first
+        from collections import OrderedDict
+        self.encode, self.size, self.cache = encode, size, OrderedDict()
+        self.hits = self.misses = 0
+
+    def __call__(self, texts:list):
+        "The embeddings of `texts`, stacked in order; the texts not cached are encoded in one call."
+        import torch
+        new = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        got = {t: self.cache[t] for t in texts if t in self.cache}
+        if new: got.update((t, e.clone()) for t, e in zip(new, self.encode(new)))   # own memory
+        self.misses += len(new)
+        self.hits += len(texts) - len(new)
+        for t in dict.fromkeys(texts):
+            self.cache[t] = got[t]
+            self.cache.move_to_end(t)
+        while len(self.cache) > self.size: self.cache.popitem(last=False)
+        return torch.stack([got[t] for t in texts])
+
 # %% ../nbs/20_generate.ipynb #4d012ff5
 class DiffusersGenerator:
     "Stable Diffusion through diffusers: batched, one torch.Generator per image, out-of-memory back-off."
     def __init__(self,
                  pipe,               # a StableDiffusionPipeline (weights already in `dtype`)
-                 cfg:RunConfig,      # steps, guidance, scheduler, batch_size, compile, channels_last
+                 cfg:RunConfig,      # steps, guidance, scheduler, batch_size, speed options
                  model_id:str,       # recorded as given (e.g. 'builtin:tiny')
                  revision:str,       # commit or weights hash, recorded
                  device:str,         # torch device name
@@ -301,32 +349,54 @@ class DiffusersGenerator:
         self.cfg, self.model_id, self.revision, self.device, self.dtype, self.gen_size = cfg, model_id, revision, device, dtype, gen_size
         self.scheduler = set_scheduler(pipe, cfg.scheduler)             # 1. scheduler
         pipe = pipe.to(device)                                          # 2. device (weights are in dtype)
-        if cfg.channels_last: pipe.unet.to(memory_format=torch.channels_last)   # 3. speed options
-        if cfg.compile: pipe.unet = torch.compile(pipe.unet)
+        self.speed = speed_up(pipe, cfg)                                # 3. speed options
         pipe.vae.enable_slicing()                                       # 4. decode image by image
         pipe.set_progress_bar_config(disable=True)
         self.pipe, self.batch_size = pipe, initial_batch_size(cfg, device)
+        self.pad_batches = bool(self.speed['compile_mode'])   # compiled: one shape per batch size
+        self.embeds = TextEmbeddings(self._encode, cfg.prompt_cache) if cfg.prompt_cache else None
         self.has_safety_checker = getattr(pipe, 'safety_checker', None) is not None
         log.info('generator ready: %s', self.describe())
 
     def generate(self, units:list)->list:
         "Candidates for `units` (any number), in order, in batches of `batch_size` (halved on out-of-memory)."
         t = time.perf_counter()
-        out, self.batch_size = run_batched(self._generate_batch, list(units), self.batch_size, self._free_memory)
+        out, self.batch_size = run_batched(self._generate_batch, list(units), self.batch_size,
+                                           self._on_oom)
         if units: log.debug('%d images in %.2fs at batch size %d', len(units), time.perf_counter() - t, self.batch_size)
         return out
 
     def _generate_batch(self, units:list)->list:
-        "One pipeline call; one CPU torch.Generator per image; the safety checker's verdicts become `nsfw`."
+        "One pipeline call (short batches padded when compiled), a CPU generator per image."
         import torch
-        gens = [torch.Generator('cpu').manual_seed(u.seed) for u in units]
+        n, run = len(units), self._padded(units)
+        gens = [torch.Generator('cpu').manual_seed(u.seed) for u in run]   # one each, pads too
         # the built-in models' toy tokenizer spells most words letter by letter: their prompt truncation is expected
         with quiet_loading() if self.model_id.startswith('builtin:') else contextlib.nullcontext():
-            out = self.pipe(prompt=[u.prompt for u in units], negative_prompt=[u.negative_prompt for u in units],
-                            num_inference_steps=self.cfg.num_inference_steps, guidance_scale=self.cfg.guidance_scale,
-                            height=self.gen_size, width=self.gen_size, generator=gens, output_type='pil')
-        flags = out.nsfw_content_detected or [False] * len(units)
-        return [Candidate(u, im.convert('RGB'), self._record(f)) for u, im, f in zip(units, out.images, flags)]
+            out = self.pipe(**self._prompts(run), num_inference_steps=self.cfg.num_inference_steps,
+                            guidance_scale=self.cfg.guidance_scale, height=self.gen_size,
+                            width=self.gen_size, generator=gens, output_type='pil')
+        flags = (out.nsfw_content_detected or [False] * len(run))[:n]
+        return [Candidate(u, im.convert('RGB'), self._record(f))
+                for u, im, f in zip(units, out.images[:n], flags)]
+
+    def _padded(self, units:list)->list:
+        "`units` padded to `batch_size` with copies of the last one, when `pad_batches`."
+        short = self.batch_size - len(units)
+        return units + [units[-1]] * short if self.pad_batches and units and short > 0 else units
+
+    def _prompts(self, units:list)->dict:
+        "The pipeline's prompt arguments: cached embeddings, or the texts when `prompt_cache` is 0."
+        pos, neg = [u.prompt for u in units], [u.negative_prompt for u in units]
+        if self.embeds is None: return dict(prompt=pos, negative_prompt=neg)
+        kw = dict(prompt_embeds=self.embeds(pos))
+        if self.cfg.guidance_scale > 1: kw['negative_prompt_embeds'] = self.embeds(neg)
+        return kw
+
+    def _encode(self, texts:list):
+        "Text-encoder embeddings of `texts` (one call), as the pipeline computes them."
+        import torch
+        with torch.no_grad(): return self.pipe.encode_prompt(texts, self.device, 1, False)[0]
 
     def _record(self, nsfw:bool)->dict:
         return make_record(model_id=self.model_id, model_revision=self.revision, scheduler=self.scheduler,
@@ -338,14 +408,21 @@ class DiffusersGenerator:
         import diffusers, torch
         return dict(model_id=self.model_id, model_revision=self.revision, scheduler=self.scheduler, dtype=self.dtype,
                     device=self.device, gen_size=self.gen_size, steps=self.cfg.num_inference_steps,
-                    guidance=self.cfg.guidance_scale, batch_size=self.batch_size, compile=self.cfg.compile,
-                    channels_last=self.cfg.channels_last, safety_checker=self.has_safety_checker,
+                    guidance=self.cfg.guidance_scale, batch_size=self.batch_size,
+                    compile=bool(self.speed['compile_mode']), **self.speed,
+                    pad_batches=self.pad_batches, prompt_cache=self.cfg.prompt_cache,
+                    safety_checker=self.has_safety_checker,
                     diffusers=diffusers.__version__, torch=torch.__version__)
 
     def _free_memory(self):
         import torch
         gc.collect()
         if self.device == 'cuda': torch.cuda.empty_cache()
+
+    def _on_oom(self):
+        "After an out-of-memory error: free memory and halve `batch_size`, as `run_batched` does."
+        self._free_memory()
+        self.batch_size = max(1, self.batch_size // 2)
 
     def close(self):
         "Drop the pipeline and free accelerator memory."
