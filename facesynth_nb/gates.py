@@ -143,9 +143,7 @@ def get_detector(name:str, **params):
 
 # %% ../nbs/30_gates.ipynb #6846336f
 def init_worker(detector:str|None=None)->None:
-    "Gate worker setup: stop signals ignored, one OpenCV thread, the detector `detector` preloaded."
-    from facesynth_nb.io import ignore_stop_signals
-    ignore_stop_signals()   # Ctrl-C / SIGTERM to the process group must not kill a worker mid-batch
+    "Gate worker setup (a WorkerPool initializer: stop signals ignored): one OpenCV thread, the detector loaded."
     cv2.setNumThreads(1)
     if detector: get_detector(detector).detect(np.zeros((32, 32), np.uint8))
 

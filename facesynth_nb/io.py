@@ -155,12 +155,10 @@ class RunLock:
 # %% ../nbs/01_io.ipynb #24a889ed
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-def ignore_stop_signals()->bool:
-    "In a worker process, ignore SIGINT and SIGTERM (the main process stops us); True when it did."
-    if multiprocessing.parent_process() is None: return False    # never in the main process
+def ignore_stop_signals()->None:
+    "Ignore SIGINT and SIGTERM in a worker process (the main one stops it); call it only in a worker."
     for s in STOP_SIGNALS: signal.signal(s, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)    # WorkerPool.submit blocked them
-    return True
 
 # %% ../nbs/01_io.ipynb #c03ca20b
 def _start_worker(initializer, initargs):
