@@ -8,7 +8,7 @@ __all__ = ['DEFAULT_MODEL_ID', 'MODEL_ALIASES', 'CHOICES', 'SPLITS', 'NON_OUTPUT
            'config_from_dict', 'load_config', 'save_config', 'hashed_fields', 'config_hash', 'changed_fields']
 
 # %% ../nbs/00_config.ipynb #34c244a6
-import dataclasses, hashlib, json, logging, math, os, warnings
+import dataclasses, hashlib, json, logging, math, os, re, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ CHOICES = dict(
     dtype=('auto', 'float32', 'float16', 'bfloat16'),
     export_mode=('hardlink', 'copy'),
     layout=('auto', 'folders', 'splits', 'csv'),
+    engine=('local', 'ray'),
 )
 SPLITS = ('train', 'val', 'test')
 
@@ -97,8 +98,11 @@ class RunConfig:
     allow_pickle: bool = False             # allow pickle (.ckpt/.bin) weights: only for files you trust
     export_mode: str = 'hardlink'          # hardlink files already at the target size and mode, else convert
     max_pixels: int = 64_000_000           # images larger than this are quarantined before decoding
-    workers: int = 0                       # CPU worker processes (0 = all cores)
-    shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
+    workers: int = 0                       # gate processes (local engine) or Ray workers (ray engine); 0 = all
+    # -- engine (scale out on Ray) --
+    engine: str = 'local'                  # local: generate in this process; ray: Ray actors on a machine or cluster
+    ray_address: str = ''                  # ray engine: '' starts a local Ray; 'auto' or HOST:PORT joins a cluster
+    num_gpus_per_worker: float = -1.0      # ray engine: GPUs per worker; -1 = 1 if the cluster has GPUs, else 0
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -114,10 +118,11 @@ class RunConfig:
 _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','seed','hash_dist_max',
                'phash_size','max_pixels','workers')
 _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
-                 'expected_accept_rate')
+                 'expected_accept_rate','num_gpus_per_worker')
 _BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','progress')
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
-               'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
+               'face_policy','face_detector','prompts_file','device','dtype','export_mode','engine',
+               'ray_address')
 
 def _check(ok, name, value, allowed):
     if not ok: raise ConfigError(f"RunConfig.{name}={value!r} is not allowed: expected {allowed}")
@@ -151,6 +156,10 @@ def _check_ranges(c):
     _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate, 'a number in (0, 1]')
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
+    _check(c.num_gpus_per_worker == -1 or 0 <= c.num_gpus_per_worker <= 64, 'num_gpus_per_worker',
+           c.num_gpus_per_worker, 'a number in [0, 64], or -1 for automatic')
+    _check(c.ray_address in ('', 'auto') or re.fullmatch(r'(ray://)?[A-Za-z0-9_.\-]+:\d{1,5}', c.ray_address),
+           'ray_address', c.ray_address, "'' (start a local Ray), 'auto' or HOST:PORT")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):
@@ -165,12 +174,6 @@ def _check_choices(c):
     ss = c.synthetic_splits
     _check(isinstance(ss, (tuple, list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
            'synthetic_splits', ss, f"a non-empty list of {SPLITS} that includes 'train'")
-    _check(_parse_shard(c.shard) is not None, 'shard', c.shard, "'i/n' with 0 <= i < n")
-
-def _parse_shard(s):
-    try: i, n = (int(x) for x in s.split('/'))
-    except (ValueError, AttributeError): return None
-    return (i, n) if 0 <= i < n else None
 
 # %% ../nbs/00_config.ipynb #a4ab0316
 def validate_config(c:RunConfig)->RunConfig:
@@ -217,7 +220,8 @@ def save_config(c:RunConfig, path:str|Path)->Path:
 
 # %% ../nbs/00_config.ipynb #3e912867
 NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device',
-                     'compile', 'channels_last', 'shard', 'export_mode')
+                     'compile', 'channels_last', 'export_mode', 'engine', 'ray_address',
+                     'num_gpus_per_worker')
 
 def hashed_fields(c:RunConfig)->dict:
     "The fields of `c` that change outputs (what `config_hash` covers)."
