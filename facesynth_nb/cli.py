@@ -59,7 +59,9 @@ def cmd_run(a)->int:
     cfg = config_from_args(a)
     res = run_pipeline(cfg, restart=a.restart, force=a.force, dry_run=a.dry_run)
     if a.dry_run:
-        print(res.plan.to_string()); print(json.dumps(res.estimate, indent=2)); return 0
+        print(res.plan.to_string()); print(json.dumps(res.estimate, indent=2))
+        if cfg.engine == 'ray': _print_cluster_plan(cfg, res.estimate)
+        return 0
     print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
 
 def cmd_plan(a)->int:
@@ -88,6 +90,18 @@ def cmd_demo(a)->int:
     from facesynth_nb.pipeline import run_demo
     res = run_demo(out_dir=a.out_dir, raw_root=a.raw_root, model_id=a.model_id, restart=a.restart)
     print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
+
+# %% ../nbs/91_cli.ipynb #fc606d28
+def _print_cluster_plan(cfg:RunConfig, estimate:dict)->None:
+    "Print the Ray cluster's GPUs and CPUs, the workers a run would start, and its time and object store needs."
+    from facesynth_nb.ray_engine import cluster_plan
+    cp = cluster_plan(cfg, estimate)
+    c, h = cp['cluster'], cp['time_s']
+    print(f"ray cluster: {c['nodes']} node(s), {c['gpus']:g} GPU(s), {c['cpus']:g} CPU(s), "
+          f"object store {c['object_store_bytes'] / 2**30:.1f} GiB")
+    print(f"workers: {cp['workers']} x {cp['gpus_per_worker']:g} GPU; blocks in flight need "
+          f"{cp['object_store_need_bytes'] / 2**20:.0f} MiB of object store")
+    print(f"time estimate: {'unknown' if h is None else f'{h / 3600:.2f} h'} ({cp['basis']})")
 
 # %% ../nbs/91_cli.ipynb #423342c0
 def build_parser()->argparse.ArgumentParser:

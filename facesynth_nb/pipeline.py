@@ -181,8 +181,9 @@ def run_pipeline(cfg:RunConfig,          # run settings
         originals, plan, est = _scan_and_plan(cfg)
         est.update(check_disk(est['disk_bytes'], cfg.out, force))
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
+        from facesynth_nb.synth import read_engine_info
         extra = dict(demo=demo, demo_source='scikit-image lfw_subset + astronaut' if demo else '',
-                     generation_shortfall=generation_shortfall(plan, records))
+                     generation_shortfall=generation_shortfall(plan, records), engine=read_engine_info(cfg.out))
         status, checks, report = _finish(cfg, originals, plan, synthetic, records, pvh, extra)
         return RunResult(cfg.out, plan, est, status, report, checks)
     finally: lock.release()
