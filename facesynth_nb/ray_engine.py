@@ -7,7 +7,7 @@ __all__ = ['log', 'MAX_RESTARTS', 'MAX_TASK_RETRIES', 'BLOCKS_PER_WORKER', 'LOG_
            'import_ray', 'reachable', 'connect', 'cluster_summary', 'plan_workers', 'estimate_time',
            'object_store_need', 'gate_block', 'BlockWorker', 'deliver', 'RayEngine', 'cluster_plan']
 
-# %% ../nbs/39_ray.ipynb #194d0bbc
+# %% ../nbs/39_ray.ipynb #91f171d3
 import io, json, logging, math, os, socket, threading, time
 from concurrent.futures import Future, InvalidStateError, wait as wait_futures
 from PIL import Image
@@ -17,21 +17,21 @@ from . import gates
 from .synth import (gate_job, provenance_text, block_units, keeps_unit, worker_info, _InlinePool,
                                 _batch_size)
 
-# %% ../nbs/39_ray.ipynb #e237a6d5
+# %% ../nbs/39_ray.ipynb #70014223
 log = get_logger(__name__)
 MAX_RESTARTS = 4          # a killed worker is restarted this many times (Ray's max_restarts)
 MAX_TASK_RETRIES = 4      # and the block it was making is redone (Ray's max_task_retries)
 BLOCKS_PER_WORKER = 2     # blocks in flight per worker: one being made, one waiting (bounds memory)
 LOG_EVERY = 10            # log per-worker throughput every this many blocks
 
-# %% ../nbs/39_ray.ipynb #524ae826
+# %% ../nbs/39_ray.ipynb #cc4b4bfa
 def import_ray():
     "The `ray` module, or a `ConfigError` saying how to install it."
     try: import ray
     except ImportError: raise ConfigError("engine='ray' needs Ray: pip install 'facesynth_nb[ray]'") from None
     return ray
 
-# %% ../nbs/39_ray.ipynb #044e9e63
+# %% ../nbs/39_ray.ipynb #4b50d15c
 def reachable(address:str, timeout:float=5.0)->bool:
     "Whether a TCP connection to HOST:PORT (optionally `ray://HOST:PORT`) opens within `timeout` seconds."
     host, _, port = address.removeprefix('ray://').rpartition(':')
@@ -63,7 +63,7 @@ def _init_local(ray, kw:dict, tries:int=3):
             log.warning('local Ray did not start in time (%s); trying again', e)
             ray.shutdown()
 
-# %% ../nbs/39_ray.ipynb #42a27f5f
+# %% ../nbs/39_ray.ipynb #812b108f
 def cluster_summary()->dict:
     "Live nodes, CPUs, GPUs and object store bytes of the Ray cluster this process is connected to."
     ray = import_ray()
@@ -85,9 +85,9 @@ def plan_workers(cfg:RunConfig,  # uses workers, num_gpus_per_worker
         raise ConfigError(f"workers={n} need {need:g} {what}; the Ray cluster has {have:g} {what}; lower --workers")
     return n, float(gpw)
 
-# %% ../nbs/39_ray.ipynb #14d9e2b7
+# %% ../nbs/39_ray.ipynb #064be015
 REF_GPU_IMG_S = 4.66          # one H200, eager fp16, SD 1.5, 512², 30 steps, batch 16 (benchmarks/RESULTS.md)
-DRIVER_IMG_S = 300.0          # decide + write + journal in the driver, per second (benchmarks/RESULTS.md)
+DRIVER_IMG_S = 50.0           # decide + write + journal in the driver, 2-core CPU, 120k hashes (RESULTS.md)
 
 def estimate_time(candidates:int,  # candidates the plan expects to generate
                   cfg:RunConfig,   # uses model_id, num_inference_steps, gen_size
@@ -104,7 +104,7 @@ def estimate_time(candidates:int,  # candidates the plan expects to generate
                 basis=f'{per_gpu:.2f} img/s per GPU (H200 reference) x {n_workers * min(gpw, 1.0):g} GPUs, '
                       f'capped at the driver rate {DRIVER_IMG_S:g} img/s')
 
-# %% ../nbs/39_ray.ipynb #dd51072b
+# %% ../nbs/39_ray.ipynb #5c403f47
 def object_store_need(n_workers:int,     # Ray workers
                       batch_size:int,    # units per block
                       png_bytes:int,     # bytes of one exported PNG (the plan's `bytes_per_synthetic`)
@@ -114,7 +114,7 @@ def object_store_need(n_workers:int,     # Ray workers
     per_image = png_bytes * (2 if crop else 1) + 12_000
     return 2 * BLOCKS_PER_WORKER * n_workers * batch_size * per_image
 
-# %% ../nbs/39_ray.ipynb #05c70d32
+# %% ../nbs/39_ray.ipynb #b53e4b96
 def gate_block(cands:list, cfg:RunConfig, ctx:dict)->list:
     "Per candidate of a block: its generation record and `gate_job` result (None without an image)."
     return [dict(record=c.record, res=None if c.image is None or c.record.get('exhausted')
@@ -141,7 +141,7 @@ class BlockWorker:
         with self._gate_lock: items = gate_block(cands, self.cfg, ctx)
         return dict(items=items, gen_s=t1 - t0, gate_s=time.perf_counter() - t1, pid=os.getpid())
 
-# %% ../nbs/39_ray.ipynb #30096c55
+# %% ../nbs/39_ray.ipynb #d33ad668
 def _resolve(fut:Future, result=None, exc:BaseException|None=None):
     "Set a future's outcome unless the loop cancelled it (its label was done)."
     try:
@@ -162,7 +162,7 @@ def deliver(items:list,    # the block's answer: {record, res} per unit of the b
         c.image = None if it['res'] is None else Image.open(io.BytesIO(it['res']['png']))
         _resolve(fut, it['res'])
 
-# %% ../nbs/39_ray.ipynb #e4f43e35
+# %% ../nbs/39_ray.ipynb #e6bbb869
 class RayEngine:
     "Blocks made by Ray actors, one generator each; the loop decides, writes and journals them here."
     drain = False        # with no room for a block, wait for one result, not for all of them
@@ -247,7 +247,7 @@ class RayEngine:
         for a in self.actors: self.ray.kill(a)
         if self.started: self.ray.shutdown()
 
-# %% ../nbs/39_ray.ipynb #43ffc1e2
+# %% ../nbs/39_ray.ipynb #4ebca41d
 def _torch_threads()->int:
     import torch
     return torch.get_num_threads()
@@ -264,7 +264,7 @@ def _count(st:dict, out:dict, n:int):
     st['gen_s'] += out['gen_s']; st['gate_s'] += out['gate_s']
     if out['pid'] is not None and out['pid'] not in st['pids']: st['pids'].append(out['pid'])
 
-# %% ../nbs/39_ray.ipynb #7ff31465
+# %% ../nbs/39_ray.ipynb #f3063362
 def cluster_plan(cfg:RunConfig,      # run settings (ray_address, workers, num_gpus_per_worker)
                  estimate:dict,      # `plan_estimates`: candidates_est, bytes_per_synthetic
                  **init_kw,          # `ray.init` settings for a local start
