@@ -12,7 +12,7 @@ CPU:  python benchmarks/bench_ray.py engines --n 32 --batch 4 --steps 4 --worker
       python benchmarks/bench_ray.py driver --n 400 --index 36000
       python benchmarks/bench_ray.py driver --n 400 --index 120000
 """
-import argparse, os, sys, tempfile, time
+import argparse, json, os, sys, tempfile, time
 from collections import Counter
 from concurrent.futures import Future
 from pathlib import Path
@@ -48,7 +48,7 @@ def engines(a):
         for eng in ('local', 'ray'):
             c = cfg.updated(out_dir=str(out/f'{eng}{rnd}'), engine=eng, workers=a.workers if eng == 'ray' else 1)
             t = time.perf_counter(); tab = synthesize(originals, plan, bank, c); dt = time.perf_counter() - t
-            info = ray_engine.json.loads((c.out/'engine.json').read_text())
+            info = json.loads((c.out/'engine.json').read_text())
             res.setdefault(eng, []).append((dt, tab))
             print(f'round {rnd} {eng:5s}: {len(tab)} images in {dt:.2f} s = {len(tab) / dt:.2f} img/s  '
                   f'(load {_load()})' + (f"  workers img/s {[w['img_per_s'] for w in info['workers']]}" if eng == 'ray' else ''))

@@ -10,7 +10,7 @@ from facesynth_nb.pipeline import run_pipeline, make_demo_raw_root
 from facesynth_nb.ingest import scan_raw_root
 from facesynth_nb.plan import load_plan
 from facesynth_nb.prompts import load_prompt_bank
-from facesynth_nb.synth import synthesize, load_decisions, register_engine, ENGINES, Interrupted
+from facesynth_nb.synth import synthesize, load_decisions, ENGINES, Interrupted
 from facesynth_nb.ray_engine import RayEngine, connect
 
 SPLITS = ('train', 'val', 'test')
@@ -27,7 +27,7 @@ def raw(tmp_path_factory): return make_demo_raw_root(tmp_path_factory.mktemp('de
 def cfg_for(raw, out, **kw):
     "Small and fast: builtin:tiny (noise, face gate off), 4 steps, blocks of 2, about 25 synthetic images."
     return RunConfig(raw_root=str(raw), out_dir=str(out), model_id='builtin:tiny', face_policy='off', target_total=126,
-                     num_inference_steps=4, batch_size=2, progress=False, workers=1, **kw)
+                     num_inference_steps=4, batch_size=2, progress=False, **{'workers': 1, **kw})
 
 def outputs(out:Path)->dict:
     "Manifests, the synthetic table (without its timestamps) and the sha256 of every synthetic image file."
