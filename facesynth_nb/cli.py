@@ -64,7 +64,9 @@ def cmd_run(a)->int:
     cfg = config_from_args(a)
     res = run_pipeline(cfg, restart=a.restart, force=a.force, dry_run=a.dry_run)
     if a.dry_run:
-        print(res.plan.to_string()); print(json.dumps(res.estimate, indent=2)); return 0
+        print(res.plan.to_string()); print(json.dumps(res.estimate, indent=2))
+        if cfg.engine == 'ray': _print_cluster_plan(cfg, res.estimate)
+        return 0
     print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
 
 def cmd_plan(a)->int:
@@ -78,16 +80,9 @@ def cmd_report(a)->int:
     from facesynth_nb.pipeline import rerender_report
     print(f"report: {Path(rerender_report(a.out_dir)).resolve()}"); return 0
 
-def _check_is_run(out:Path)->None:
-    "Refuse (InputError) to check a folder that is not a facesynth out_dir."
-    if not out.is_dir(): raise InputError(f"{out} is not a folder; give a facesynth run's out_dir")
-    if not any((out/n).is_file() for n in ('run.json', 'status.json')):
-        raise InputError(f"{out} is not a facesynth out_dir (no run.json or status.json)")
-
 def cmd_check(a)->int:
     "Run the integrity checks on an out_dir; exit 1 when one fails."
     from facesynth_nb.check import check_outputs
-    _check_is_run(Path(a.out_dir))
     checks = check_outputs(a.out_dir)
     fails = [c for c in checks if not c['ok']]
     for c in fails or checks:
@@ -100,6 +95,18 @@ def cmd_demo(a)->int:
     from facesynth_nb.pipeline import run_demo
     res = run_demo(out_dir=a.out_dir, raw_root=a.raw_root, model_id=a.model_id, restart=a.restart)
     print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
+
+# %% ../nbs/91_cli.ipynb #fc606d28
+def _print_cluster_plan(cfg:RunConfig, estimate:dict)->None:
+    "Print the Ray cluster's GPUs and CPUs, the workers a run would start, and its time and object store needs."
+    from facesynth_nb.ray_engine import cluster_plan
+    cp = cluster_plan(cfg, estimate)
+    c, h = cp['cluster'], cp['time_s']
+    print(f"ray cluster: {c['nodes']} node(s), {c['gpus']:g} GPU(s), {c['cpus']:g} CPU(s), "
+          f"object store {c['object_store_bytes'] / 2**30:.1f} GiB")
+    print(f"workers: {cp['workers']} x {cp['gpus_per_worker']:g} GPU; blocks in flight need "
+          f"{cp['object_store_need_bytes'] / 2**20:.0f} MiB of object store")
+    print(f"time estimate: {'unknown' if h is None else f'{h / 3600:.2f} h'} ({cp['basis']})")
 
 # %% ../nbs/91_cli.ipynb #423342c0
 def add_evaluate_options(p:argparse.ArgumentParser)->None:

@@ -9,7 +9,7 @@ __all__ = ['LABEL_MAX_CHARS', 'LABEL_PUNCT', 'DEFAULT_MODEL_ID', 'MODEL_ALIASES'
            'hashed_fields', 'config_hash', 'changed_fields']
 
 # %% ../nbs/00_config.ipynb #34c244a6
-import hashlib, json, logging, math, unicodedata, warnings
+import hashlib, json, logging, math, re, unicodedata, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,7 @@ CHOICES = dict(
     export_mode=('hardlink', 'copy'),
     layout=('auto', 'folders', 'splits', 'csv'),
     compile_mode=('', 'default', 'max-autotune-no-cudagraphs', 'max-autotune', 'reduce-overhead'),
+    engine=('local', 'ray'),
 )
 CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
 CHOICES['eval_classifier'] = ('probe', 'cnn')
@@ -130,8 +131,6 @@ class RunConfig:
     allow_pickle: bool = False             # allow pickle (.ckpt/.bin) weights: only for files you trust
     export_mode: str = 'hardlink'          # hardlink files already at the target size and mode, else convert
     max_pixels: int = 64_000_000           # images larger than this are quarantined before decoding
-    workers: int = 0                       # CPU worker processes (0 = all cores)
-    shard: str = '0/1'                     # i/n: this process makes the units of shard i of n
     # -- export --
     link_raw: bool = False  # hard-link raw_root files (saves disk; an edit to one edits your original)
     # -- semantic quality (embedder, label gate, semantic duplicates) --
@@ -153,6 +152,11 @@ class RunConfig:
     fullgraph: bool = False                # compile with fullgraph=True: a graph break is an error
     fuse_qkv: bool = False                 # fuse attention q/k/v projections (UNet and VAE)
     prompt_cache: int = 64                 # text embeddings kept per generator (LRU); 0 = off
+    workers: int = 0                       # gate processes (local engine) or Ray workers (ray engine); 0 = all
+    # -- engine (scale out on Ray) --
+    engine: str = 'local'                  # local: generate in this process; ray: Ray actors on a machine or cluster
+    ray_address: str = ''                  # ray engine: '' starts a local Ray; 'auto' or HOST:PORT joins a cluster
+    num_gpus_per_worker: float = -1.0      # ray engine: GPUs per worker; -1 = 1 if the cluster has GPUs, else 0
     progress: bool = True                  # show progress bars
 
     def __post_init__(self): validate_config(self)
@@ -168,11 +172,12 @@ class RunConfig:
 _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','seed','hash_dist_max',
                'phash_size','max_pixels','workers','prompt_cache')
 _FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
-                 'expected_accept_rate')
+                 'expected_accept_rate','num_gpus_per_worker')
 _BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','link_raw',
                 'progress')
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
-               'face_policy','face_detector','prompts_file','device','dtype','export_mode','shard')
+               'face_policy','face_detector','prompts_file','device','dtype','export_mode','engine',
+               'ray_address')
 _STR_FIELDS += ('embedder', 'embedder_id', 'label_policy')
 _FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
 _INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap')
@@ -229,6 +234,10 @@ def _check_eval_ranges(c):
     for n in ('compile_vae', 'fullgraph'):
         _check(not getattr(c, n) or c.compile or c.compile_mode, n, getattr(c, n),
                "false unless compiling (set compile_mode, e.g. 'default', or compile=true)")
+    _check(c.num_gpus_per_worker == -1 or 0 <= c.num_gpus_per_worker <= 64, 'num_gpus_per_worker',
+           c.num_gpus_per_worker, 'a number in [0, 64], or -1 for automatic')
+    _check(c.ray_address in ('', 'auto') or re.fullmatch(r'(ray://)?[A-Za-z0-9_.\-]+:\d{1,5}', c.ray_address),
+           'ray_address', c.ray_address, "'' (start a local Ray), 'auto' or HOST:PORT")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
 def _check_choices(c):
@@ -243,12 +252,6 @@ def _check_choices(c):
     ss = c.synthetic_splits
     _check(isinstance(ss, (tuple, list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
            'synthetic_splits', ss, f"a non-empty list of {SPLITS} that includes 'train'")
-    _check(_parse_shard(c.shard) is not None, 'shard', c.shard, "'i/n' with 0 <= i < n")
-
-def _parse_shard(s):
-    try: i, n = (int(x) for x in s.split('/'))
-    except (ValueError, AttributeError): return None
-    return (i, n) if 0 <= i < n else None
 
 # %% ../nbs/00_config.ipynb #a4ab0316
 def validate_config(c:RunConfig)->RunConfig:
@@ -315,12 +318,14 @@ def save_config(c:RunConfig, path:str|Path)->Path:
 
 # %% ../nbs/00_config.ipynb #3e912867
 NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device', 'link_raw',
-                     'compile', 'channels_last', 'shard', 'export_mode')
+                     'compile', 'channels_last', 'export_mode')
 # evaluation settings change evaluation.json, never the corpus: a run resumes whatever they are
 NON_OUTPUT_FIELDS += ('eval_classifier', 'eval_seeds', 'eval_synthetic_only', 'eval_epochs', 'eval_size',
                       'eval_bootstrap')
 # speed options move a unit's image by float noise at most (compare compiled runs by pHash)
 NON_OUTPUT_FIELDS += ('compile_mode', 'compile_vae', 'fullgraph', 'fuse_qkv', 'prompt_cache')
+# where and how the work runs, never what it makes
+NON_OUTPUT_FIELDS += ('engine', 'ray_address', 'num_gpus_per_worker')
 
 def hashed_fields(c:RunConfig)->dict:
     "The fields of `c` that change outputs (what `config_hash` covers)."

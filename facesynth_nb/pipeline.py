@@ -265,9 +265,11 @@ def run_pipeline(cfg:RunConfig,          # run settings
         est.update(check_disk(est['disk_bytes'], cfg.out, force))
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
         from facesynth_nb.drift import quality_summary
+        from facesynth_nb.synth import read_engine_info
         extra = dict(demo=demo, demo_source='scikit-image lfw_subset + astronaut' if demo else '',
                      generation_shortfall=generation_shortfall(plan, records),
-                     quality=quality_summary(originals, records, cfg))   # semantic gates, drift
+                     quality=quality_summary(originals, records, cfg),    # semantic gates, drift
+                     engine=read_engine_info(cfg.out))                    # engine, workers, their GPUs
         status, checks, report = finish_run(cfg, originals, plan, synthetic, records, pvh, extra)
         return RunResult(cfg.out, plan, est, status, report, checks)
     finally: lock.release()
