@@ -189,7 +189,7 @@ def test_user_errors_without_traceback(demo_raw, tmp_path):
     cfgf = tmp_path/'c.yaml'; cfgf.write_bytes('raw_root: caf\xe9\n'.encode('latin-1'))
     one_line_error(facesynth('plan', '--config', cfgf), 'not UTF-8')
     cfgf.write_text('face_policy: off\n')
-    one_line_error(facesynth('plan', '--config', cfgf, '--raw_root', demo_raw, '--out_dir', tmp_path/'o'), 'quote the value')
+    one_line_error(facesynth('plan', '--config', cfgf, '--raw_root', demo_raw, '--out_dir', tmp_path/'o'), 'quote it, e.g.')
     r = facesynth('run', '--raw_root', demo_raw, '--out_dir', tmp_path/'o2', *FAST, '--face_detector', 'mtcnn')
     one_line_error(r, "face_detector='mtcnn'")
     assert not (tmp_path/'o2').exists()                           # refused before anything was written
