@@ -30,7 +30,7 @@ FAST = (
 
 @pytest.fixture(scope='module')
 def demo_raw(tmp_path_factory):
-    "The demo dataset (101 real scikit-image faces, 7 class folders), made once, read by every test."
+    "The demo dataset (101 real scikit-image faces in 7 class folders), made once per module."
     return make_demo_raw_root(tmp_path_factory.mktemp('demo') / 'raw')
 
 
