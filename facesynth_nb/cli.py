@@ -9,7 +9,7 @@ __all__ = ['log', 'OS_ERRORS', 'add_config_options', 'config_from_args', 'cmd_ru
 # %% ../nbs/91_cli.ipynb #1e3edb96
 import argparse, dataclasses, errno, json, logging, shlex, signal, sys
 from pathlib import Path
-from .config import (RunConfig, FacesynthError, ConfigError, InputError, load_config,
+from .config import (RunConfig, FacesynthError, ConfigError, load_config,
                                  get_logger)
 
 # %% ../nbs/91_cli.ipynb #02a18ab9

@@ -9,7 +9,7 @@ __all__ = ['log', 'EMBEDDERS', 'TINY_CLIP', 'Embedder', 'register_embedder', 'l2
            'identity_key', 'EmbeddingCache', 'EmbeddingIndex', 'read_rgb_file', 'embed_files']
 
 # %% ../nbs/25_embed.ipynb #7ffda73d
-import hashlib, io, json, os, threading
+import hashlib, io, json, threading
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 import numpy as np

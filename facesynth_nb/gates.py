@@ -10,7 +10,7 @@ __all__ = ['log', 'DETECTORS', 'LABEL_AUTO_FLOOR', 'GATES', 'PRE_GATE_REASONS', 
 
 # %% ../nbs/30_gates.ipynb #1a9d5236
 import dataclasses, functools, time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Callable
 import cv2
 import imagehash

@@ -345,7 +345,6 @@ class DiffusersGenerator:
                  device:str,         # torch device name
                  dtype:str,          # torch dtype name
                  gen_size:int):      # generation width = height
-        import torch
         self.cfg, self.model_id, self.revision, self.device, self.dtype, self.gen_size = cfg, model_id, revision, device, dtype, gen_size
         self.scheduler = set_scheduler(pipe, cfg.scheduler)             # 1. scheduler
         pipe = pipe.to(device)                                          # 2. device (weights are in dtype)

@@ -8,7 +8,7 @@ __all__ = ['log', 'TMP_SUFFIX', 'TMP_PATTERN', 'PNG_COMPRESS_LEVEL', 'STOP_SIGNA
            'ignore_stop_signals', 'WorkerPool', 'is_inside', 'ensure_inside', 'tree_hash']
 
 # %% ../nbs/01_io.ipynb #383a4c4e
-import hashlib, io, json, multiprocessing, os, re, signal, socket, time
+import hashlib, io, json, os, re, signal, socket, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from PIL import Image, PngImagePlugin

@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 from .config import RunConfig, CheckFailed, get_logger
 from .io import save_png_atomic
-from .gates import to_export, assert_export
+from .gates import assert_export
 
 # %% ../nbs/35_post.ipynb #fa227079
 log = get_logger(__name__)

@@ -8,7 +8,7 @@ __all__ = ['log', 'MAX_RESTARTS', 'MAX_TASK_RETRIES', 'BLOCKS_PER_WORKER', 'LOG_
            'object_store_need', 'gate_block', 'BlockWorker', 'deliver', 'RayEngine', 'cluster_plan']
 
 # %% ../nbs/39_ray.ipynb #91f171d3
-import io, json, logging, math, os, socket, threading, time
+import io, json, logging, os, socket, threading, time
 from concurrent.futures import Future, InvalidStateError, wait as wait_futures
 from PIL import Image
 from .config import RunConfig, ConfigError, get_logger

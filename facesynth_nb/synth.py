@@ -13,7 +13,6 @@ __all__ = ['log', 'JOURNAL', 'REJECT_THUMBS_PER_REASON', 'SCORE_KEYS', 'META_COL
 # %% ../nbs/38_synth.ipynb #f43a0230
 import importlib, json, math, os, signal, time
 from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -22,7 +21,7 @@ from PIL import Image
 from .config import RunConfig, ConfigError, FacesynthError, get_logger, progress, config_hash
 from .io import Journal, atomic_write, atomic_write_json, png_bytes, sha256_file
 from .hashindex import NearDupIndex, phash_int
-from .plan import unit_seed, unit_id
+from .plan import unit_seed
 from .prompts import unit_prompt, prompts_version_hash
 from .generate import WorkUnit, Candidate, get_generator
 from . import gates, post

@@ -9,7 +9,6 @@ __all__ = ['log', 'LabelValidator', 'train_mask', 'fit_validator']
 import numpy as np
 import pandas as pd
 from .config import RunConfig, get_logger
-from .embed import l2_normalize
 
 # %% ../nbs/32_validate.ipynb #ea0be6b1
 log = get_logger(__name__)
