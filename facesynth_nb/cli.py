@@ -57,7 +57,7 @@ def config_from_args(a:argparse.Namespace)->RunConfig:
     over = {n: _parse_value(n, defaults[n], v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
     return load_config(getattr(a, 'config', None), **over)
 
-# %% ../nbs/91_cli.ipynb #4db369b3
+# %% ../nbs/91_cli.ipynb #24122845
 def cmd_run(a)->int:
     "Run the whole pipeline (or only plan it with --dry-run)."
     from facesynth_nb.pipeline import run_pipeline
@@ -69,17 +69,20 @@ def cmd_run(a)->int:
         return 0
     print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
 
+# %% ../nbs/91_cli.ipynb #7f9e19a4
 def cmd_plan(a)->int:
     "Scan raw_root, print the plan and write plan.csv; no model is loaded."
     from facesynth_nb.pipeline import plan_only
     res = plan_only(config_from_args(a))
     print(res.plan.to_string()); print(f"plan: {res.out_dir/'plan.csv'}"); return 0
 
+# %% ../nbs/91_cli.ipynb #e7da962b
 def cmd_report(a)->int:
     "Re-render the findings report of an existing out_dir from its files."
     from facesynth_nb.pipeline import rerender_report
     print(f"report: {Path(rerender_report(a.out_dir)).resolve()}"); return 0
 
+# %% ../nbs/91_cli.ipynb #dd9ca9de
 def cmd_check(a)->int:
     "Run the integrity checks on an out_dir; exit 1 when one fails."
     from facesynth_nb.check import check_outputs
@@ -90,6 +93,7 @@ def cmd_check(a)->int:
         for f in c.get('files', [])[:10]: print(f"     {f}")
     return 1 if fails else 0
 
+# %% ../nbs/91_cli.ipynb #49655fd4
 def cmd_demo(a)->int:
     "Run the pipeline on the embedded demo (real faces shipped in scikit-image) or on --raw_root."
     from facesynth_nb.pipeline import run_demo
