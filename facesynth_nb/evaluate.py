@@ -7,7 +7,7 @@ __all__ = ['log', 'EVAL_FILE', 'ARMS', 'MANIFEST_NEEDS', 'PROBE', 'CNN', 'CLASSI
            'load_splits', 'arm_frames', 'real_only', 'load_gray', 'MirroredEmbedder', 'probe_features', 'confusion',
            'scores', 'ProbeClassifier', 'augment', 'CnnClassifier', 'get_classifier', 'bootstrap_weights', 'interval',
            'verdict', 'arm_figures', 'compare', 'conclusion', 'eval_config', 'train_arms', 'summarise', 'split_sizes',
-           'link_status', 'evaluate_run']
+           'evaluation_link', 'link_status', 'evaluate_run']
 
 # %% ../nbs/80_evaluate.ipynb #8ba04407
 import json, math, time, warnings
@@ -340,11 +340,20 @@ def split_sizes(splits:dict, labels:list)->dict:
     return {k: dict(total=len(v), per_label={lb: int((v.label == lb).sum()) for lb in labels}) for k, v in sets.items()}
 
 # %% ../nbs/80_evaluate.ipynb #883e877f
+def evaluation_link(
+    out_dir:str|Path,   # a run's out_dir
+)->dict|None:           # {path, conclusion, verdict}, or None when the run was not evaluated
+    "status.json's `evaluation` block, read from `evaluation.json` (the status builder adds it on every write)."
+    p = Path(out_dir)/EVAL_FILE
+    try: ev = json.loads(p.read_text())
+    except (OSError, ValueError): return None
+    return dict(path=EVAL_FILE, conclusion=ev.get('conclusion', ''), verdict=ev.get('verdict', ''))
+
 def link_status(out_dir:str|Path, ev:dict)->Path:
     "Add `evaluation: {path, conclusion, verdict}` to the run's existing status.json (atomic rewrite)."
     p = Path(out_dir)/'status.json'
     status = json.loads(p.read_text())
-    status['evaluation'] = dict(path=EVAL_FILE, conclusion=ev['conclusion'], verdict=ev['verdict'])
+    status['evaluation'] = evaluation_link(out_dir)
     return atomic_write_json(p, status)
 
 # %% ../nbs/80_evaluate.ipynb #9e0e4868

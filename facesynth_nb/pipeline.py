@@ -232,8 +232,10 @@ def finish_run(
     from facesynth_nb.curate import curate
     from facesynth_nb.export import export_run
     from facesynth_nb.check import check_outputs
+    from facesynth_nb.evaluate import evaluation_link
     curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
     check = lambda status: check_outputs(cfg.out, cfg, status=status)
+    if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': link}    # an earlier evaluate
     emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
     model = {**_model_info(cfg, synthetic), 'embedder': emb}
     status = export_run(curated, cfg, originals, synthetic, plan, records, None,          # 2.-7. export
@@ -279,6 +281,7 @@ def run_demo(out_dir:str|Path='demo_out',      # where the run writes
              raw_root:str|Path='',             # your data instead of the embedded demo faces
              model_id:str='builtin:tiny',      # the model
              restart:bool=False,               # start over instead of resuming
+             evaluate:bool=True,               # then ask whether the synthetic images help (evaluation.json)
              **overrides)->RunResult:
     "The `make demo` run: embedded demo faces (or `raw_root`) with `model_id`; face gate off for builtin models."
     out = Path(out_dir)
@@ -287,7 +290,11 @@ def run_demo(out_dir:str|Path='demo_out',      # where the run writes
     kw = dict(target_total=210 if not raw_root else 83_000, face_policy='off' if builtin else 'single',
               num_inference_steps=30, progress=True)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(out), model_id=model_id, **{**kw, **overrides})
-    return run_pipeline(cfg, restart=restart, demo=not raw_root)
+    res = run_pipeline(cfg, restart=restart, demo=not raw_root)
+    if evaluate:
+        from facesynth_nb.evaluate import evaluate_run
+        evaluate_run(res.out_dir, cfg)      # re-renders the report with its "does it help?" section
+    return res
 
 def rerender_report(out_dir:str|Path)->Path:
     "Re-render the findings report of a finished run from its files."
