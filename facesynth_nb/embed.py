@@ -132,7 +132,8 @@ def worker_embedder(cfg:RunConfig)->Embedder|None:
     if key not in _WORKER_EMBEDDERS:
         name = embedder_name(cfg)
         f = EMBEDDERS.get(name)
-        _WORKER_EMBEDDERS[key] = f(cfg) if f is not None and getattr(f, 'in_workers', False) else None
+        cheap = f is not None and getattr(f, 'in_workers', False)
+        _WORKER_EMBEDDERS[key] = f(cfg) if cheap else None
     return _WORKER_EMBEDDERS[key]
 
 # %% ../nbs/25_embed.ipynb #a0961508
@@ -161,19 +162,21 @@ class ClipEmbedder:
 # %% ../nbs/25_embed.ipynb #c1ca86a9
 def _prep(proc)->str:
     crop = getattr(proc, 'crop_size', None)
-    return f"CLIPImageProcessor: RGB, shortest edge {proc.size.get('shortest_edge')}, center crop {crop}, normalize"
+    edge = proc.size.get('shortest_edge')
+    return f"CLIPImageProcessor: RGB, shortest edge {edge}, center crop {crop}, normalize"
 
 def _device(cfg:RunConfig)->str:
     from facesynth_nb.generate import resolve_device
     return resolve_device(cfg)
 
 def safety_checker_tower(folder:Path, cfg:RunConfig)->ClipEmbedder:
-    "The CLIP tower of a diffusers model's `safety_checker/`, with `feature_extractor/`'s preprocessing."
+    "The CLIP tower of a model's `safety_checker/`, with `feature_extractor/`'s preprocessing."
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPImageProcessor
     from facesynth_nb.generate import weights_hash
     dev = _device(cfg)
-    sc = StableDiffusionSafetyChecker.from_pretrained(str(folder), use_safetensors=None if cfg.allow_pickle else True)
+    st = None if cfg.allow_pickle else True
+    sc = StableDiffusionSafetyChecker.from_pretrained(str(folder), use_safetensors=st)
     sc = sc.to(dev).eval()
     proc = CLIPImageProcessor.from_pretrained(str(folder.parent/'feature_extractor'))
     tower = lambda px: sc.visual_projection(sc.vision_model(px)[1])
@@ -184,11 +187,12 @@ def safety_checker_tower(folder:Path, cfg:RunConfig)->ClipEmbedder:
 def vision_model_tower(model, proc, model_id:str, revision:str, device:str)->ClipEmbedder:
     "A `CLIPVisionModelWithProjection` (already loaded) as an embedder."
     model = model.to(device).eval()
-    ident = dict(model=model_id, revision=revision, dim=model.config.projection_dim, preprocessing=_prep(proc))
+    ident = dict(model=model_id, revision=revision, dim=model.config.projection_dim,
+                 preprocessing=_prep(proc))
     return ClipEmbedder(lambda px: model(pixel_values=px).image_embeds, proc, ident, device)
 
 def clip_embedder(cfg:RunConfig)->ClipEmbedder:
-    "`clip`: `cfg.embedder_id` (hub id or folder), else the generation model's safety checker tower."
+    "`clip`: `cfg.embedder_id` (hub id or folder), else the model's safety checker tower."
     if cfg.embedder_id:
         from transformers import CLIPVisionModelWithProjection, CLIPImageProcessor
         try:
@@ -197,16 +201,17 @@ def clip_embedder(cfg:RunConfig)->ClipEmbedder:
         except (OSError, ValueError) as e:
             raise ConfigError(f"RunConfig.embedder_id={cfg.embedder_id!r}: cannot load a CLIP vision model "
                               f"({type(e).__name__}: {str(e)[:200]})") from None
-        return vision_model_tower(m, proc, cfg.embedder_id, str(getattr(m.config, '_commit_hash', '') or ''),
-                                  _device(cfg))
+        rev = str(getattr(m.config, '_commit_hash', '') or '')
+        return vision_model_tower(m, proc, cfg.embedder_id, rev, _device(cfg))
     folder = model_clip_folder(cfg)
     if folder is None:
-        raise ConfigError(f"RunConfig.embedder='clip' but model {cfg.model_id!r} ships no safety_checker/ folder "
-                          "and embedder_id is empty; set embedder_id to a CLIP vision model, or embedder='hog'")
+        raise ConfigError(f"RunConfig.embedder='clip' but model {cfg.model_id!r} ships no safety_checker/ "
+                          "folder and embedder_id is empty; set embedder_id to a CLIP vision model, or "
+                          "embedder='hog'")
     return safety_checker_tower(folder, cfg)
 
-TINY_CLIP = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
-                 patch_size=8, projection_dim=32)
+TINY_CLIP = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+                 image_size=32, patch_size=8, projection_dim=32)
 
 def tiny_clip_parts(seed:int=0)->tuple:
     "A tiny random `CLIPVisionModelWithProjection` (seeded) and a 32 px `CLIPImageProcessor`."
@@ -217,7 +222,7 @@ def tiny_clip_parts(seed:int=0)->tuple:
             CLIPImageProcessor(size={'shortest_edge': 32}, crop_size={'height': 32, 'width': 32}))
 
 def tiny_clip_embedder(cfg:RunConfig)->ClipEmbedder:
-    "`builtin:tiny-clip`: a tiny random CLIP vision model from a config, on the CPU (tests the clip path)."
+    "`builtin:tiny-clip`: a tiny random CLIP vision model from a config, on the CPU."
     m, proc = tiny_clip_parts()
     e = vision_model_tower(m, proc, 'builtin:tiny-clip', 'tiny-clip-v1', 'cpu')
     e.name, e.identity['name'] = 'builtin:tiny-clip', 'builtin:tiny-clip'
@@ -283,7 +288,7 @@ class EmbeddingIndex:
         self.add_many([id], vec)
 
     def nearest(self, vec:np.ndarray)->tuple:
-        "`(id, cosine)` of the most similar stored row (first on ties), or `(None, None)` when empty."
+        "`(id, cosine)` of the most similar stored row (first on ties); `(None, None)` when empty."
         best, bi, v = -np.inf, -1, np.asarray(vec, np.float32).reshape(-1)
         for b0 in range(0, len(self.ids), self.block):
             sims = self._m[b0:min(b0 + self.block, len(self.ids))] @ v

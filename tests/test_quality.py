@@ -113,7 +113,7 @@ def test_fd_between_real_halves_is_far_below_real_vs_noise(tmp_path):
     assert abs(kid_halves) * 100 < kid_noise, (kid_halves, kid_noise)
 
 # ---------------------------------------------------------------- the quality block, SIGKILL resume
-ARGS = ('--model_id', 'builtin:tiny', '--face_policy', 'off', '--target_total', 133, '--num_inference_steps', 6,
+ARGS = ('--model_id', 'builtin:tiny', '--face_policy', 'off', '--target_total', 119, '--num_inference_steps', 3,
         '--batch_size', 2, '--progress', 'false', '--workers', 1)
 
 @pytest.fixture(scope='module')
