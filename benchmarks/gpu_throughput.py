@@ -140,6 +140,7 @@ def run_variant(name, over, cfg, units, a, ref) -> dict:
         gen.generate(units[:B])
         sync(gen.device)
         first = time.perf_counter() - t
+        g_timed = unique_graphs()
         t = time.perf_counter()
         cands = gen.generate(units[: a.n])
         sync(gen.device)
@@ -147,6 +148,10 @@ def run_variant(name, over, cfg, units, a, ref) -> dict:
         if gen.batch_size != B:
             print(f'  note: out of memory at batch {B}, ran at {gen.batch_size}')
         g0 = unique_graphs()
+        timed_recompiles = g0 - g_timed if g_timed >= 0 else 'n/a'
+        if timed_recompiles:
+            print(f'  WARNING: {timed_recompiles} graph(s) compiled during the timed run '
+                  '(rerun with TORCH_LOGS=recompiles to see why)')
         t = time.perf_counter()
         short = gen.generate(units[1:B]) if B > 1 else []
         short_s = time.perf_counter() - t
@@ -160,6 +165,7 @@ def run_variant(name, over, cfg, units, a, ref) -> dict:
             ips=a.n / dt,
             short_s=short_s,
             recompiles=unique_graphs() - g0 if g0 >= 0 else 'n/a',
+            timed_recompiles=timed_recompiles,
             cands=cands,
             drift=diff(ref, cands[: len(ref)]) if ref else None,
             short=diff(cands[1:B], short) if short else None,
