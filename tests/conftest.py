@@ -58,7 +58,11 @@ def fer():
     return FER
 
 
-def facesynth(*args, check=False, timeout=600, **kw):
+# A guard against a hung process, never a speed test: CI may run on a loaded machine (timing is no criterion).
+HANG_S = 3600
+
+
+def facesynth(*args, check=False, timeout=HANG_S, **kw):
     "Run the `facesynth` console script; return the CompletedProcess (text output)."
     env = {**os.environ, 'PYTHONHASHSEED': '0', 'MPLBACKEND': 'Agg', 'HF_HUB_OFFLINE': '1'}
     r = subprocess.run([str(FACESYNTH), *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env, **kw)
@@ -73,7 +77,7 @@ def start_facesynth(*args):
                             env=env, start_new_session=True)
 
 
-def wait_for(pred, proc, timeout=300, poll=0.005):
+def wait_for(pred, proc, timeout=HANG_S, poll=0.005):
     "Poll `pred()` until true; False when `proc` ended first or time ran out."
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -87,7 +91,7 @@ def kill_group(proc, sig=signal.SIGKILL):
     "Send `sig` to the whole process group of `proc` (the run and its worker processes), then reap it."
     try: os.killpg(proc.pid, sig)
     except ProcessLookupError: pass
-    proc.communicate(timeout=120)
+    proc.communicate(timeout=HANG_S)
 
 
 def small_run_config(root:Path, **kw):

@@ -10,7 +10,7 @@ from facesynth_nb.generate import (WorkUnit, Candidate, RECORD_KEYS, get_generat
                                    quiet_loading, TINY_GEN_SIZE)
 
 ROOT = Path(__file__).resolve().parents[1]
-from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
+from conftest import FER, HANG_S   # the FER sample, or real faces in its layout (never skipped)
 PY = sys.executable
 
 def units(label, idxs, seed=20250924):
@@ -24,7 +24,7 @@ def same_image(a, b):
 
 def run_py(code, env=None, cwd=ROOT):
     return subprocess.run([PY, '-c', textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}, timeout=300)
+                          env={**os.environ, **(env or {})}, timeout=HANG_S)
 
 @pytest.fixture(scope='module')
 def cfg(): return RunConfig(model_id='builtin:tiny', num_inference_steps=3, device='cpu', progress=False)

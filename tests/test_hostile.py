@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
-from conftest import facesynth, start_facesynth, wait_for
+from conftest import facesynth, start_facesynth, wait_for, HANG_S
 from facesynth_nb.config import InputError, RunConfig, check_label
 from facesynth_nb.io import is_inside, tree_hash
 from facesynth_nb.ingest import normalize_label, csv_image_path, FER_LABELS
@@ -381,7 +381,7 @@ def test_a_signal_to_the_process_group_exits_130_with_the_journal_intact(sig, de
     )
     assert wait_for(lambda: (out / 'journal.jsonl').exists(), p), 'the run ended before generating'
     os.killpg(p.pid, sig)  # what docker stop / systemd / Slurm / Ctrl-C do
-    _, err = p.communicate(timeout=300)
+    _, err = p.communicate(timeout=HANG_S)
     assert p.returncode == 130, err[-3000:]
     assert 'Traceback' not in err and 'BrokenProcessPool' not in err, err[-3000:]
     assert 'facesynth run' in err and not (out / 'run.lock').exists()

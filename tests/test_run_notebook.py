@@ -3,7 +3,7 @@ import json, subprocess, sys
 from pathlib import Path
 import pandas as pd
 import pytest
-from conftest import ROOT, FER, needs_fer
+from conftest import ROOT, FER, needs_fer, HANG_S
 
 NB = ROOT/'nbs'/'95_run.ipynb'
 PAPERMILL = Path(sys.executable).with_name('papermill')
@@ -26,7 +26,7 @@ def test_papermill_run_writes_everything_under_out_dir(tmp_path):
     out = tmp_path/'o'
     r = subprocess.run([str(PAPERMILL), str(NB), str(tmp_path/'ran.ipynb'), '-k', 'python3', '-p', 'raw_root', str(FER),
                         '-p', 'out_dir', str(out), '-p', 'target_total', '238', '-p', 'num_inference_steps', '8'],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=900)
+                       capture_output=True, text=True, cwd=tmp_path, timeout=HANG_S)
     assert r.returncode == 0, r.stderr[-3000:]
     st = json.loads((out/'status.json').read_text())
     assert st['total_original'] == 210 and st['generation_model_id'] == 'builtin:tiny'
