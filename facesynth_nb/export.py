@@ -12,14 +12,14 @@ __all__ = ['log', 'MANIFEST_COLUMNS', 'SOURCE_CHUNK', 'PACKAGES', 'MIRROR_INDEX'
 
 # %% ../nbs/50_export.ipynb #02a276fa
 import datetime, hashlib, importlib, importlib.metadata as ilm, json, multiprocessing as mp, os, platform, subprocess, sys, time
-from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps
 from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash, config_to_dict)
 from .io import (atomic_write, atomic_write_json, save_png_atomic, sha256_file, TMP_SUFFIX,
-                             is_inside, ensure_inside)
+                             is_inside, ensure_inside, WorkerPool)
 from .curate import (make_label_map, class_balance, cap_table, label_conflicts, cross_split_groups,
                                  CURATED_COLUMNS, BALANCE_TOLERANCE_PCT)
 from .gates import to_export
@@ -182,7 +182,7 @@ def _run_jobs(jobs:list, cfg:RunConfig, processes:bool|None)->list:
     if processes:
         ctx = mp.get_context('forkserver' if 'forkserver' in mp.get_all_start_methods() else 'spawn')
         fn = importlib.import_module('facesynth_nb.export')._export_job   # by reference, also when called from a notebook
-        with ProcessPoolExecutor(n, mp_context=ctx) as ex:
+        with WorkerPool(n, mp_context=ctx) as ex:   # outlives a signal to the process group
             it = ex.map(fn, jobs, chunksize=max(1, min(64, len(jobs) // (4 * n))))
             return list(progress(it, cfg.progress, total=len(jobs), desc='export'))
     with ThreadPoolExecutor(n) as ex:
