@@ -52,6 +52,9 @@ def make_run(root:Path, kind:str, n_syn:int=len(FACES[EXTRA]))->Path:
     cfg = RunConfig(raw_root=str(_raw(root/'raw')), out_dir=str(root/'out'),
                     model_id='builtin:tiny' if kind == 'noise' else f'folder:{syn}', num_inference_steps=2,
                     face_policy='off', blur_var_min=0.0, synthetic_cap=0.95, image_size=64, embedder='hog',
+                    # the controls test the experiment, not the gates: no candidate may be lost to them
+                    # (HOG puts two distinct lfw non-faces at cosine 0.946, above its 0.94 default)
+                    label_policy='off', semantic_dup_min=0.99,
                     target_total=2 * (N_TRAIN + N_VAL + N_TEST + n_syn), progress=False, workers=1)
     res = run_pipeline(cfg)
     assert res.status['total_synthetic'] == 2 * n_syn, res.status['total_synthetic']
