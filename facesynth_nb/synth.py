@@ -11,7 +11,7 @@ __all__ = ['log', 'JOURNAL', 'REJECT_THUMBS_PER_REASON', 'SCORE_KEYS', 'META_COL
            'read_engine_info', 'synthesize', 'progress_figures']
 
 # %% ../nbs/38_synth.ipynb #f43a0230
-import importlib, json, math, os, signal, time
+import hashlib, importlib, json, math, os, signal, time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 from .config import RunConfig, ConfigError, FacesynthError, get_logger, progress, config_hash
-from .io import Journal, atomic_write, atomic_write_json, png_bytes, sha256_file
+from .io import Journal, atomic_write, atomic_write_json, png_bytes, sha256_file, ensure_inside
 from .hashindex import NearDupIndex, phash_int
 from .plan import unit_seed
 from .prompts import unit_prompt, prompts_version_hash
@@ -206,18 +206,20 @@ def gate_counts(records:list, name:str)->dict:
 def write_accepted(r:dict, res:dict, out_dir:Path)->dict:
     "Write an accepted candidate's PNG (and crop) under out_dir; return `r` with paths and sha256."
     rel = Path('synthetic')/r['label']/f"{r['unit_id']}.png"
-    atomic_write(out_dir/rel, res['png'])
-    r = {**r, 'path': rel.as_posix(), 'sha256': __import__('hashlib').sha256(res['png']).hexdigest()}
+    atomic_write(ensure_inside(out_dir/rel, out_dir, 'synthetic file'), res['png'])
+    r = {**r, 'path': rel.as_posix(), 'sha256': hashlib.sha256(res['png']).hexdigest()}
     if res.get('cropped_png') is not None:
         crel = Path('synthetic_cropped')/r['label']/f"{r['unit_id']}.png"
-        atomic_write(out_dir/crel, res['cropped_png']); r['cropped_path'] = crel.as_posix()
+        atomic_write(ensure_inside(out_dir/crel, out_dir, 'cropped file'), res['cropped_png']); r['cropped_path'] = crel.as_posix()
     return r
 
+# %% ../nbs/38_synth.ipynb #0ca292cc
 def keep_reject_thumb(r:dict, res:dict|None, out_dir:Path, counts:Counter):
     "Keep the first few rejected thumbnails per reason for the report."
     if res is None or counts[r['reason']] >= REJECT_THUMBS_PER_REASON: return
     counts[r['reason']] += 1
-    atomic_write(out_dir/'rejects'/r['reason']/f"{r['unit_id']}.png", res['thumb'])
+    dest = out_dir/'rejects'/r['reason']/f"{r['unit_id']}.png"
+    atomic_write(ensure_inside(dest, out_dir, 'reject thumbnail'), res['thumb'])
 
 # %% ../nbs/38_synth.ipynb #6ffee6e2
 def provenance_text(u:WorkUnit, rec:dict, ctx:dict)->dict:
