@@ -37,7 +37,7 @@ def engines(a):
     cfg = RunConfig(raw_root=str(out), out_dir=str(out/'local'), model_id='builtin:tiny', face_policy='off',
                     num_inference_steps=a.steps, batch_size=a.batch, progress=False, workers=1)
     bank = load_prompt_bank(cfg)
-    originals = pd.DataFrame({'orig_id': pd.Series([], dtype=str), 'phash': pd.Series([], dtype=str)})
+    originals = pd.DataFrame({c: pd.Series([], dtype=str) for c in ('orig_id', 'phash', 'file_path', 'label', 'split')})
     plan = pd.DataFrame({'planned': [a.n // 2, a.n - a.n // 2], 'max_candidates': [a.n // 2, a.n - a.n // 2]},
                         index=pd.Index(['happy', 'sad'], name='label'))
     t = time.perf_counter(); ray_engine.connect(cfg, num_cpus=a.cpus, object_store_memory=200 * 2**20)
