@@ -47,11 +47,6 @@ def _faces_dir()->Path:
 
 FER = _faces_dir()                          # real faces in FER layout: the FER sample, or scikit-image's
 HAVE_FER = FER == shared_dir()/'data'/'fer_sample'
-def needs_fer(test):
-    "Kept for older tests: `FER` always exists now, so nothing is skipped."
-    return test
-
-
 @pytest.fixture
 def fer():
     "Real 48x48 faces in FER layout (the FER sample when present)."

@@ -1,9 +1,8 @@
 "The `facesynth` command line from the outside: the issue's run, plan without torch, exit codes, report, check."
-import json, re, subprocess, sys
-from pathlib import Path
+import json, subprocess, sys
 import pandas as pd
 import pytest
-from conftest import FER, facesynth, needs_fer
+from conftest import FER, facesynth
 from facesynth_nb.report import find_placeholders
 
 SPLITS = ('train', 'val', 'test')
@@ -11,7 +10,6 @@ SPLITS = ('train', 'val', 'test')
 @pytest.fixture(scope='module')
 def fer_run(tmp_path_factory):
     "The acceptance command of the 'Report and run' issue, run once."
-    if not FER.is_dir(): pytest.skip(f'the FER2013 sample is not at {FER}')
     out = tmp_path_factory.mktemp('cli')/'o'
     r = facesynth('run', '--raw_root', FER, '--out_dir', out, '--model_id', 'builtin:tiny', '--face_policy', 'off',
                   '--target_total', 560, '--progress', 'false')
@@ -56,7 +54,6 @@ def test_report_rerenders_from_files(fer_run):
     r = facesynth('report', out)
     assert r.returncode == 0 and (out/'findings.html').exists()
 
-@needs_fer
 def test_plan_loads_no_model_library(tmp_path):
     code = ("import sys; from facesynth_nb.cli import main; "
             f"rc = main(['plan', '--raw_root', {str(FER)!r}, '--out_dir', {str(tmp_path)!r}, '--target_total', '83000', '--progress', 'false']); "
@@ -66,7 +63,6 @@ def test_plan_loads_no_model_library(tmp_path):
     plan = pd.read_csv(tmp_path/'plan.csv', index_col='label')
     assert plan.loc['disgust', 'target'] == 11858 and 'disgust' in r.stdout
 
-@needs_fer
 def test_dry_run_prints_estimates_and_generates_nothing(tmp_path):
     r = facesynth('run', '--raw_root', FER, '--out_dir', tmp_path/'o', '--dry-run', '--progress', 'false')
     assert r.returncode == 0, r.stderr

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data as skdata
 from facesynth_nb.config import RunConfig, ConfigError
-from facesynth_nb.embed import (EMBEDDERS, EmbeddingCache, EmbeddingIndex, HogEmbedder, embed_files, get_embedder,
+from facesynth_nb.embed import (EMBEDDERS, EmbeddingIndex, HogEmbedder, embed_files, get_embedder,
                                 l2_normalize, register_embedder)
 
 FACES = [Image.fromarray(a).convert('RGB') for a in (skdata.lfw_subset()[:12] * 255).round().astype('uint8')]

@@ -2,7 +2,6 @@
 import io, pickle, random
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 
 import imagehash
 import numpy as np
@@ -11,7 +10,7 @@ from PIL import Image, ImageFilter, ImageOps
 from skimage import data as skdata
 
 from facesynth_nb.config import RunConfig, ConfigError, CheckFailed
-from facesynth_nb.gates import evaluate, decide, get_detector, reasons
+from facesynth_nb.gates import evaluate, decide, reasons
 from facesynth_nb.hashindex import NearDupIndex, phash_int, phash_hex, near_duplicate_groups, brute_force_query
 from facesynth_nb.post import save_exported, read_provenance, check_exported
 
@@ -156,7 +155,6 @@ def test_written_file_is_traceable(tmp_path):
 def test_fer_through_the_folder_generator(tmp_path):
     "FER faces as candidates of the `folder:` generator, gated in unit order, written with their provenance."
     from facesynth_nb.generate import get_generator, WorkUnit
-    from facesynth_nb.post import png_text, parse_png_text
     cfg = CFG.updated(model_id=f'folder:{FER}', blur_var_min=0.0)
     units = [WorkUnit('happy', i, seed=i, prompt='a happy face') for i in range(31)]
     cands = get_generator(cfg).generate(units)

@@ -5,7 +5,6 @@ options (CPU, builtin:tiny)."""
 import json
 from pathlib import Path
 import numpy as np, pytest
-from PIL import Image
 import imagehash
 from facesynth_nb.config import RunConfig, ConfigError, load_config, config_hash
 from facesynth_nb.generate import get_generator, compile_mode_of

@@ -1,22 +1,21 @@
 """Ingest from the outside: a raw_root holding every kind of bad and odd file, the FER2013 CSV, the cache,
 real faces, and fuzzed inputs. raw_root must come out byte-identical every time."""
-import builtins, hashlib, io, os, shutil, stat, struct, subprocess, sys, tempfile, zlib
+import builtins, hashlib, io, os, shutil, struct, subprocess, sys, zlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
-from PIL import Image, ImageOps
+from PIL import Image
 from skimage import data as skdata
 
 from facesynth_nb.config import InputError, RunConfig
 from facesynth_nb.io import tree_hash
 from facesynth_nb import ingest
-from facesynth_nb.ingest import (BadFile, FER_LABELS, ORIGINALS_COLUMNS, decode_image, load_originals, load_quarantine,
+from facesynth_nb.ingest import (BadFile, FER_LABELS, ORIGINALS_COLUMNS, load_originals, load_quarantine,
                                  read_gray, scan_raw_root, label_conflict_groups)
 
 from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
-from conftest import needs_fer
 
 
 # ---------------------------------------------------------------- helpers: real faces and crafted files
@@ -304,7 +303,6 @@ def test_fer_csv_without_usage_and_as_a_file(tmp_path):
 
 
 # ---------------------------------------------------------------- real faces, every layout
-@needs_fer
 def test_fer_sample_in_every_layout(tmp_path):
     before = tree_hash(FER)
     a = scan_raw_root(RunConfig(raw_root=str(FER), out_dir=str(tmp_path/'o1'), progress=False))

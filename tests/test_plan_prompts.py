@@ -1,8 +1,6 @@
 """Plan and prompts from the outside: FER2013's real numbers against hand arithmetic, determinism of seeds and
 prompts across processes and runs, and the scan -> plan -> units -> prompts path on real faces."""
 import json, os, subprocess, sys
-from pathlib import Path
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,7 +12,6 @@ from facesynth_nb.prompts import (DEFAULT_BANK, axis_spread, check_bank_covers, 
                                   unit_prompt)
 
 from conftest import FER   # the FER sample, or real faces in its layout (never skipped)
-from conftest import needs_fer
 
 FER_TRAIN = {'angry': 3995, 'disgust': 436, 'fear': 4097, 'happy': 7215, 'sad': 4830, 'surprise': 3171, 'neutral': 4965}
 
@@ -96,7 +93,6 @@ def test_seeds_do_not_depend_on_other_labels_or_batches():
     assert len(big) == 7 * 20_000
 
 
-@needs_fer
 def test_scan_plan_units_prompts_on_real_faces(tmp_path):
     cfg = RunConfig(raw_root=str(FER), out_dir=str(tmp_path/'out'), target_total=700, progress=False)
     o = scan_raw_root(cfg)

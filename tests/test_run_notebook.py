@@ -2,8 +2,7 @@
 import json, subprocess, sys
 from pathlib import Path
 import pandas as pd
-import pytest
-from conftest import ROOT, FER, needs_fer, HANG_S
+from conftest import ROOT, FER, HANG_S
 
 NB = ROOT/'nbs'/'95_run.ipynb'
 PAPERMILL = Path(sys.executable).with_name('papermill')
@@ -21,7 +20,6 @@ def test_parameters_cell_is_tagged_and_literal():
     for line in ''.join(cells[0]['source']).splitlines():
         if line.strip(): assert ':' in line.split('=')[0] and '#' in line, f'not an annotated, commented literal: {line}'
 
-@needs_fer
 def test_papermill_run_writes_everything_under_out_dir(tmp_path):
     out = tmp_path/'o'
     r = subprocess.run([str(PAPERMILL), str(NB), str(tmp_path/'ran.ipynb'), '-k', 'python3', '-p', 'raw_root', str(FER),

@@ -1,6 +1,5 @@
 """Tamper-evident outputs, on copies of a real small run: content is checked, not only presence."""
 import json, shutil
-from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
