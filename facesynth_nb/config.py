@@ -86,7 +86,10 @@ CHOICES = dict(
     engine=('local', 'ray'),
 )
 CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
-CHOICES['eval_classifier'] = ('probe', 'cnn')
+CHOICES['eval_classifier'] = ('auto', 'probe', 'cnn')
+CHOICES['synthetic_framing'] = ('match', 'face', 'full')
+CHOICES['synthetic_tone'] = ('off', 'match')
+CHOICES['synthetic_resample'] = ('off', 'native')
 SPLITS = ('train', 'val', 'test')
 
 # %% ../nbs/00_config.ipynb #f3b3eefe
@@ -116,6 +119,10 @@ class RunConfig:
     face_detector: str = 'haar_alt2'       # face detector name from the registry (gates.DETECTORS)
     crop_faces: bool = False               # also write a face-cropped variant
     crop_margin: float = 0.25              # margin around the face box, as a fraction of its side
+    # -- the look of exported synthetic images (learned from the originals; see look.py) --
+    synthetic_framing: str = 'match'       # match: face at the originals' place and scale; face: the face box; full: as generated
+    synthetic_tone: str = 'off'            # match: histogram-match each image to its label's originals
+    synthetic_resample: str = 'off'        # native: resample through the originals' typical resolution first
     split_fractions: tuple = (0.8, 0.1, 0.1)  # train, val, test fractions of the originals
     keep_splits: bool = True               # keep the splits raw_root came with
     synthetic_splits: tuple = ('train',)   # splits synthetic images may go to
@@ -140,10 +147,10 @@ class RunConfig:
     label_policy: str = 'auto'             # label gate: auto, reject, flag or off
     label_prob_min: float = 0.05           # label gate fails below this P(intended label)
     # -- evaluation (facesynth evaluate: real vs real + synthetic, scored on real test faces) --
-    eval_classifier: str = 'probe'         # probe (logistic regression on embeddings) or cnn (small torch CNN)
+    eval_classifier: str = 'auto'          # auto (cnn on a GPU, probe on a CPU), probe (logistic regression), cnn
     eval_seeds: int = 3                    # training seeds per arm; figures are mean ± std over them
     eval_synthetic_only: bool = True       # also train on the synthetic images alone (scored on real test)
-    eval_epochs: int = 10                  # cnn epochs (val macro-F1 picks the best epoch)
+    eval_epochs: int = 30                  # cnn epochs (val macro-F1 picks the best epoch)
     eval_size: int = 48                    # side in pixels of the grayscale faces the classifiers see
     eval_bootstrap: int = 1000             # paired bootstrap resamples of the test split per interval
     # -- GPU throughput (issue 16): speed only; a unit's image moves by float noise at most --
@@ -182,7 +189,7 @@ _STR_FIELDS += ('embedder', 'embedder_id', 'label_policy')
 _FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
 _INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap')
 _BOOL_FIELDS += ('eval_synthetic_only',)
-_STR_FIELDS += ('eval_classifier',)
+_STR_FIELDS += ('eval_classifier', 'synthetic_framing', 'synthetic_tone', 'synthetic_resample')
 _BOOL_FIELDS += ('compile_vae', 'fullgraph', 'fuse_qkv')
 _STR_FIELDS += ('compile_mode',)
 

@@ -278,12 +278,13 @@ def evaluate(
     cfg:RunConfig,       # image_size, color_mode, face_policy, face_detector, crop_faces, crop_margin, phash_size
     detector=None,       # a detector object or registry name; default cfg.face_detector
     embedder=None,       # an `embed.Embedder` to embed the exported image with (None: no embedding)
-)->dict:                 # face_count, face_box, blur_var, phash, phash_flip, embedding, exported, cropped
+)->dict:                 # face_count, face_box, blur_var, phash, phash_flip, embedding, exported, cropped, box
     "The scores of every gate for one candidate, and its exported (and face-cropped) images."
     src = to_mode(image, cfg.color_mode)
     gray = src if src.mode == 'L' else src.convert('L')
     boxes = None
-    if cfg.face_policy != 'off' or cfg.crop_faces: boxes = _detector(cfg, detector).detect(np.asarray(gray))
+    if cfg.face_policy != 'off' or cfg.crop_faces or cfg.synthetic_framing != 'full':   # framing needs the box
+        boxes = _detector(cfg, detector).detect(np.asarray(gray))
     exported = assert_export(to_export(src, cfg.image_size, cfg.color_mode), cfg)
     egray = exported if exported.mode == 'L' else exported.convert('L')
     big = boxes[0] if boxes else None
@@ -293,7 +294,7 @@ def evaluate(
                 blur_var=laplacian_var(egray), phash=phash_of(egray, cfg.phash_size),
                 phash_flip=phash_of(ImageOps.mirror(egray), cfg.phash_size),
                 embedding=None if embedder is None else embedder.embed([exported])[0],
-                exported=exported, cropped=cropped and assert_export(cropped, cfg))
+                exported=exported, cropped=cropped and assert_export(cropped, cfg), box=big)
 
 # %% ../nbs/30_gates.ipynb #8e965a55
 def decide(

@@ -118,7 +118,8 @@ def object_store_need(n_workers:int,     # Ray workers
 def gate_block(cands:list, cfg:RunConfig, ctx:dict)->list:
     "Per candidate of a block: its generation record and `gate_job` result (None without an image)."
     return [dict(record=c.record, res=None if c.image is None or c.record.get('exhausted')
-                 else gate_job(c.image, cfg, provenance_text(c.unit, c.record, ctx))) for c in cands]
+                 else gate_job(c.image, cfg, provenance_text(c.unit, c.record, ctx), ctx.get('look'), c.unit.label))
+            for c in cands]
 
 class BlockWorker:
     "A Ray worker: one generator, built once; makes and gates whole blocks (two calls overlap)."
