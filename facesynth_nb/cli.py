@@ -116,11 +116,12 @@ def _print_cluster_plan(cfg:RunConfig, estimate:dict)->None:
 def add_evaluate_options(p:argparse.ArgumentParser)->None:
     "The options of `facesynth evaluate`."
     p.add_argument('out_dir', help='a finished run (status.json and train/val/test.csv)')
-    p.add_argument('--classifier', choices=('probe', 'cnn'), help="probe or cnn (default: the run's, probe)")
+    p.add_argument('--classifier', choices=('auto', 'probe', 'cnn'),
+                   help="auto (cnn on a GPU, probe on a CPU), probe or cnn (default: the run's, auto)")
     p.add_argument('--eval_seeds', type=int, help='training seeds per arm (default: 3)')
     p.add_argument('--synthetic-only', dest='synthetic_only', choices=('on', 'off'),
                    help='also train on the synthetic images alone (default: on)')
-    p.add_argument('--epochs', type=int, help='cnn epochs (default: 10)')
+    p.add_argument('--epochs', type=int, help='cnn epochs (default: 30)')
     p.add_argument('--device', help='auto, cpu or cuda for the cnn (default: auto)')
 
 def cmd_evaluate(a)->int:
