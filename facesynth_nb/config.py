@@ -122,7 +122,7 @@ class RunConfig:
     # -- the look of exported synthetic images (learned from the originals; see look.py) --
     synthetic_framing: str = 'match'       # match: face at the originals' place and scale; face: the face box; full: as generated
     synthetic_tone: str = 'off'            # match: histogram-match each image to its label's originals
-    synthetic_resample: str = 'off'        # native: resample through the originals' typical resolution first
+    synthetic_resample: str = 'native'     # native: resample through the originals' median side first (off: not)
     split_fractions: tuple = (0.8, 0.1, 0.1)  # train, val, test fractions of the originals
     keep_splits: bool = True               # keep the splits raw_root came with
     synthetic_splits: tuple = ('train',)   # splits synthetic images may go to
