@@ -68,9 +68,10 @@ def learn_look(originals:pd.DataFrame,   # the originals table (file_path, label
                detect,                   # detect(gray uint8) -> face boxes, largest first
                seed:int=0,               # sample seed (the run's)
                size:int=224,             # the exported side
+               tone:bool=True,           # learn the gray levels per label (for `synthetic_tone='match'`)
               )->dict:                   # {frame: {w, cx, cy, faces, read} or None, tone: {label: cdf}, native}
     "How the train originals look: face place and scale, gray levels per label, native side."
-    tr = train_originals(originals).sort_values('file_path')
+    learn_tone, tr = tone, train_originals(originals).sort_values('file_path')
     rng = np.random.default_rng(seed)
     pick = tr.iloc[np.sort(rng.permutation(len(tr))[:LOOK_SAMPLE])]
     boxes, read = [], 0
@@ -86,7 +87,7 @@ def learn_look(originals:pd.DataFrame,   # the originals table (file_path, label
         w, cx, cy = np.median(np.array(boxes), axis=0)
         frame = dict(w=round(float(w), 4), cx=round(float(cx), 4), cy=round(float(cy), 4), faces=len(boxes), read=read)
     tone = {}
-    for lb, g in tr.groupby('label'):
+    for lb, g in (tr.groupby('label') if learn_tone else ()):
         cdfs = []
         for f in g.file_path.iloc[np.sort(rng.permutation(len(g))[:TONE_SAMPLE])]:
             try:

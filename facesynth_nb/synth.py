@@ -430,7 +430,8 @@ LOOK_FILE = 'look.json'
 def run_look(originals:pd.DataFrame, cfg:RunConfig)->dict|None:
     "The originals' look for this run's exports (written to out_dir/look.json), or None when none is asked for."
     if (cfg.synthetic_framing, cfg.synthetic_tone, cfg.synthetic_resample) == ('full', 'off', 'off'): return None
-    look = learn_look(originals, gates.get_detector(cfg.face_detector).detect, seed=cfg.seed, size=cfg.image_size)
+    look = learn_look(originals, gates.get_detector(cfg.face_detector).detect, seed=cfg.seed, size=cfg.image_size,
+                      tone=cfg.synthetic_tone == 'match')
     atomic_write_json(cfg.out/LOOK_FILE, dict(look, framing=cfg.synthetic_framing, tone_policy=cfg.synthetic_tone,
                                               resample_policy=cfg.synthetic_resample))
     fr = look['frame']
