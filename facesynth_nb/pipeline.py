@@ -250,13 +250,19 @@ def finish_run(
     from facesynth_nb.evaluate import evaluation_link
     curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
     check = lambda status: check_outputs(cfg.out, cfg, status=status)
-    if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': link}    # an earlier evaluate
+    if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': _recorded(cfg.out, link)}  # earlier evaluate
     emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
     model = {**_model_info(cfg, synthetic), 'embedder': emb}
     status = export_run(curated, cfg, originals, synthetic, plan, records, None,          # 2.-7. export
                         model, pvh, extra=extra, check=check)
     status.pop('export', None)
     return status, status['integrity']['checks'], _render(cfg.out)                       # 8. report
+
+def _recorded(out:Path, link:dict)->dict:
+    "`link` with the sha256 status.json already records for evaluation.json (a rerun never vouches for an edit)."
+    try: old = json.loads((out/'status.json').read_text(encoding='utf-8'))['evaluation']['sha256']
+    except (OSError, ValueError, KeyError, TypeError): return link
+    return {**link, 'sha256': old} if isinstance(old, str) else link
 
 def _render(out:Path)->Path:
     from facesynth_nb.report import render_report
