@@ -40,6 +40,8 @@ def safe_path(
     root = Path(os.path.abspath(root)); p = Path(path)
     p = Path(os.path.abspath(p if p.is_absolute() else root/p))
     rel = Path(os.path.relpath(p, root))
+    if rel.parts[:1] == ('..',):       # `p` may be spelled from the resolved root (`/private/tmp/...`)
+        root = Path(os.path.realpath(root)); rel = Path(os.path.relpath(p, root))
     if rel.parts[:1] == ('..',): raise InputError(f"{p} lies outside {root}; refused")
     cur = root
     for part in ('',) + rel.parts if rel != Path('.') else ('',):
@@ -54,6 +56,7 @@ def make_dirs(root:str|Path, path:str|Path)->Path:
     "Create the folder `path` under `root` (and its parents), refusing any link on the way."
     root = Path(os.path.abspath(root)); p = safe_path(root, path)
     root.mkdir(parents=True, exist_ok=True)
+    if root not in p.parents and p != root: root = Path(os.path.realpath(root))
     cur = root
     for part in p.relative_to(root).parts:
         cur = cur/part
@@ -72,6 +75,7 @@ def remove_file(root:str|Path, path:str|Path)->bool:
 def remove_empty_dirs(root:str|Path, path:str|Path)->list:
     "Remove `path` and its parents up to (not including) `root` while they are empty folders, not links."
     root = Path(os.path.abspath(root)); p = safe_path(root, path); gone = []
+    if root not in p.parents and p != root: root = Path(os.path.realpath(root))
     while p != root and root in p.parents:
         if os.path.islink(p) or not os.path.isdir(p) or os.listdir(p): break
         os.rmdir(p); gone.append(p); p = p.parent
