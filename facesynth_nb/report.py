@@ -852,10 +852,10 @@ def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Pat
     figs = diagnose(r) if figs is None else figs
     qmd = findings_qmd(r, figs); md = qmd_to_md(qmd)
     if left := find_placeholders(md): log.warning('the findings still hold placeholders: %s', sorted(set(left)))
-    q = atomic_write(r.out/'findings.qmd', qmd); atomic_write(r.out/'findings.md', md)
+    q = atomic_write(r.out/'findings.qmd', qmd, r.out); atomic_write(r.out/'findings.md', md, r.out)
     html = render_quarto(q) if engine in ('auto', 'quarto') else None
     if html is None:
         title = re.search(r'^# (.*)$', md, re.M).group(1)
-        html = atomic_write(r.out/'findings.html', md_to_html(md, r.out, title))
+        html = atomic_write(r.out/'findings.html', md_to_html(md, r.out, title), r.out)
     log.info('findings report: %s', html)
     return html
