@@ -323,6 +323,10 @@ def _demo_raw(out:Path, restart:bool)->Path:
     if restart and (out/RUN_FILE).exists():
         with RunLock(out): _move_aside(out)
     check_out_dir(out)
+    was = (_read_run_file(out).get('config') or {}).get('raw_root')
+    if was and os.path.abspath(was) != os.path.abspath(out/DEMO_RAW):
+        raise InputError(f"out_dir {out} holds a run that is not the demo (its raw_root is {was}); "
+                         "choose another out_dir, or --restart to move that run aside")
     return make_demo_raw_root(out/DEMO_RAW, root=out)
 
 def rerender_report(out_dir:str|Path)->Path:
