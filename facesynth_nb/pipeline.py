@@ -98,7 +98,7 @@ def claim_out_dir(
                           "another out_dir, or --restart to move the old run aside")
     if prev and pinned and prev['config_hash'] == h: return prev
     run = dict(config=config_to_dict(cfg), config_hash=h, version=__version__, kind=kind)
-    atomic_write_json(out/RUN_FILE, run)
+    atomic_write_json(out/RUN_FILE, run, out)
     return run
 
 # %% ../nbs/90_pipeline.ipynb #6244f2ab
@@ -125,7 +125,7 @@ def check_raw_identity(
                          "--restart to move the old run aside and start over")
     if was and was.get('root') != now['root']:
         log.warning('raw_root moved from %s to %s (same content)', was['root'], now['root'])
-    if was != now: atomic_write_json(cfg.out/RUN_FILE, {**run, 'raw': now})
+    if was != now: atomic_write_json(cfg.out/RUN_FILE, {**run, 'raw': now}, cfg.out)
     return now
 
 # %% ../nbs/90_pipeline.ipynb #9e818b68
