@@ -134,7 +134,8 @@ def plot_style():
 def save_figure(fig:Figure, path:str|Path)->Path:
     "Save `fig` as a PNG at `path` atomically, at `DPI`, with no software stamp."
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=DPI, metadata={'Software': None})
-    return atomic_write(path, buf.getvalue())
+    path = Path(path)
+    return atomic_write(path, buf.getvalue(), root=path.parent.parent)   # out_dir of out_dir/plots/x.png
 
 def _say(ax, text:str):
     "Write `text` in the middle of an empty `ax`: the plot exists even when there is nothing to draw."

@@ -15,7 +15,7 @@ from typing import Callable, Protocol, runtime_checkable
 import numpy as np
 from PIL import Image, ImageOps
 from .config import RunConfig, ConfigError, get_logger
-from .io import atomic_write, sha256_file
+from .io import atomic_write, sha256_file, make_dirs
 from .ingest import to_gray
 
 # %% ../nbs/25_embed.ipynb #d79ac710
@@ -261,8 +261,8 @@ class EmbeddingCache:
         np.savez(buf, keys=np.array([k for k, _ in new]), vecs=vecs)
         name = hashlib.sha256(''.join(k for k, _ in new).encode()).hexdigest()[:16]
         with self._lock:
-            self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.root/f'{name}.npz', buf.getvalue())
+            out = self.root.parent.parent                 # out_dir of out_dir/cache/embed-*/
+            make_dirs(out, self.root); atomic_write(self.root/f'{name}.npz', buf.getvalue(), root=out)
             self.vecs.update(new)
 
 # %% ../nbs/25_embed.ipynb #dfb1d1ab

@@ -11,7 +11,7 @@ __all__ = ['log', 'EVAL_FILE', 'ARMS', 'MANIFEST_NEEDS', 'PROBE', 'CNN', 'CLASSI
            'link_status', 'evaluate_run']
 
 # %% ../nbs/80_evaluate.ipynb #8ba04407
-import json, math, time, warnings
+import hashlib, json, math, time, warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -392,12 +392,14 @@ def split_sizes(splits:dict, labels:list)->dict:
 # %% ../nbs/80_evaluate.ipynb #883e877f
 def evaluation_link(
     out_dir:str|Path,   # a run's out_dir
-)->dict|None:           # {path, conclusion, verdict}, or None when the run was not evaluated
+)->dict|None:           # {path, conclusion, verdict, sha256}, or None when the run was not evaluated
     "status.json's `evaluation` block, read from `evaluation.json` (the status builder adds it on every write)."
     p = Path(out_dir)/EVAL_FILE
-    try: ev = json.loads(p.read_text())
+    try: data = p.read_bytes(); ev = json.loads(data)
     except (OSError, ValueError): return None
-    return dict(path=EVAL_FILE, conclusion=ev.get('conclusion', ''), verdict=ev.get('verdict', ''))
+    if not isinstance(ev, dict): return None
+    return dict(path=EVAL_FILE, conclusion=ev.get('conclusion', ''), verdict=ev.get('verdict', ''),
+                sha256=hashlib.sha256(data).hexdigest())     # check verifies the file against it
 
 def link_status(out_dir:str|Path, ev:dict)->Path:
     "Add `evaluation: {path, conclusion, verdict}` to the run's existing status.json (atomic rewrite)."

@@ -19,7 +19,8 @@ import numpy as np, pandas as pd
 from PIL import Image, ImageOps
 from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash, config_to_dict)
 from .io import (atomic_write, atomic_write_json, save_png_atomic, sha256_file, TMP_SUFFIX,
-                             is_inside, ensure_inside, WorkerPool)
+                             is_inside, ensure_inside, WorkerPool, make_dirs, safe_path, remove_file,
+                             remove_empty_dirs)
 from .curate import (make_label_map, class_balance, cap_table, label_conflicts, cross_split_groups,
                                  CURATED_COLUMNS, BALANCE_TOLERANCE_PCT)
 from .gates import to_export
@@ -85,6 +86,12 @@ def _converted_is_current(dest:Path, digest:str, size:int, mode:str)->bool:
             return im.format == 'PNG' and im.size == (size, size) and im.mode == mode and im.info.get(SOURCE_CHUNK) == digest
     except (OSError, ValueError): return False
 
+def _root_of(dest:Path, cfg:RunConfig)->Path:
+    "out_dir when `dest` is spelled inside it (no link below it is then followed), else `dest`'s folder."
+    d = os.path.abspath(dest)
+    inside = any(d.startswith(r.rstrip('/') + '/') for r in (os.path.abspath(cfg.out), os.path.realpath(cfg.out)))
+    return cfg.out if inside else dest.parent
+
 def export_file(
     src:str|Path,        # source image (raw_root, originals_csv or synthetic)
     dest:str|Path,       # target under out_dir/curated
@@ -92,7 +99,8 @@ def export_file(
     link_ok:bool=True,   # source and target lie on the same filesystem
 )->str:                  # 'linked', 'copied', 'converted' or 'skipped'
     "Put one image at `dest`: hard link, byte copy or converted PNG; never writes through an existing file."
-    src, dest = Path(src), Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
+    src, dest = Path(src), Path(dest); root = _root_of(dest, cfg)
+    make_dirs(root, dest.parent); safe_path(root, dest)
     if matches_target(src, cfg.image_size, cfg.color_mode):
         want_link = cfg.export_mode == 'hardlink' and link_ok
         if want_link and _same_file(src, dest): return 'skipped'
@@ -100,10 +108,10 @@ def export_file(
         data = src.read_bytes()
         if dest.exists() and not _same_file(src, dest) and dest.stat().st_size == len(data) and dest.read_bytes() == data:
             return 'skipped'
-        atomic_write(dest, data); return 'copied'
+        atomic_write(dest, data, root=root); return 'copied'
     digest = sha256_file(src)
     if not _same_file(src, dest) and _converted_is_current(dest, digest, cfg.image_size, cfg.color_mode): return 'skipped'
-    save_png_atomic(prepare_image(src, cfg.image_size, cfg.color_mode), dest, {SOURCE_CHUNK: digest})
+    save_png_atomic(prepare_image(src, cfg.image_size, cfg.color_mode), dest, {SOURCE_CHUNK: digest}, root=root)
     return 'converted'
 
 # %% ../nbs/50_export.ipynb #be44f521
@@ -161,9 +169,9 @@ def remove_stale(
             p = Path(dirpath)/f
             if str(p) in keep: continue
             h = written.get(str(p))
-            if h is not None and (not h or sha256_file(p) == h): p.unlink(); n += 1
+            if h is not None and (not h or sha256_file(p) == h): remove_file(root, p); n += 1
             else: left.append(p.relative_to(root).as_posix())
-        if Path(dirpath) != root and not os.listdir(dirpath): os.rmdir(dirpath)
+        if Path(dirpath) != root: remove_empty_dirs(root, dirpath)
     if n: log.info('removed %d stale file(s) under %s', n, root)
     if left: log.warning('left alone %d file(s) under %s that no run of ours wrote (or that changed since), '
                          'e.g. %s', len(left), root, sorted(left)[:3])
@@ -199,7 +207,7 @@ def export_curated(
     dests = [str(cfg.out.resolve()/p) for p in rows.path]
     missing = [f for f in rows.file_path if not os.path.isfile(f)]
     if missing: raise InputError(f"{len(missing)} source image(s) vanished since the scan, e.g. {missing[:3]}; rerun the scan")
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs(cfg.out, 'curated')       # refuses a curated/ that is a link
     stale = remove_stale(root, set(dests), previous_outputs(cfg.out))
     dev = root.stat().st_dev
     jobs = [(s, d, os.stat(s).st_dev == dev and may_link(s, cfg), cfg) for s, d in zip(rows.file_path, dests)]
@@ -231,11 +239,11 @@ def write_manifests(
     "Write train/val/test.csv, curated.csv and label_map.json under out_dir."
     if hashes is None: hashes = {p: sha256_file(cfg.out/p) for p in curated_paths(curated).path}
     frames = manifest_frames(curated, hashes)
-    out = {f'{s}.csv': atomic_write(cfg.out/f'{s}.csv', df.to_csv(index=False)) for s, df in frames.items()}
+    out = {f'{s}.csv': atomic_write(cfg.out/f'{s}.csv', df.to_csv(index=False), cfg.out) for s, df in frames.items()}
     by_item = pd.concat(frames.values()).set_index('origin').sha256
     table = curated[CURATED_COLUMNS].assign(sha256=curated.item_id.map(by_item).where(curated.dropped == '', ''))
-    out['curated.csv'] = atomic_write(cfg.out/'curated.csv', table.fillna({'sha256': ''}).to_csv(index=False))
-    out['label_map.json'] = atomic_write_json(cfg.out/'label_map.json', make_label_map(curated.label))
+    out['curated.csv'] = atomic_write(cfg.out/'curated.csv', table.fillna({'sha256': ''}).to_csv(index=False), cfg.out)
+    out['label_map.json'] = atomic_write_json(cfg.out/'label_map.json', make_label_map(curated.label), cfg.out)
     return out
 
 # %% ../nbs/50_export.ipynb #f4079072
@@ -395,7 +403,7 @@ def build_status(
 
 def write_status(status:dict, cfg:RunConfig)->Path:
     "Write `status` to out_dir/status.json (atomic, key-sorted)."
-    return atomic_write_json(cfg.out/'status.json', status)
+    return atomic_write_json(cfg.out/'status.json', status, cfg.out)
 
 # %% ../nbs/50_export.ipynb #705615b4
 PACKAGES = dict(torch='torch', diffusers='diffusers', transformers='transformers', accelerate='accelerate',
@@ -448,7 +456,7 @@ def env_report(cfg:RunConfig, model_info:dict|None=None)->dict:
 
 def write_env_report(cfg:RunConfig, model_info:dict|None=None)->Path:
     "Write env_report.json under out_dir."
-    return atomic_write_json(cfg.out/'env_report.json', env_report(cfg, model_info))
+    return atomic_write_json(cfg.out/'env_report.json', env_report(cfg, model_info), cfg.out)
 
 # %% ../nbs/50_export.ipynb #8034bf57
 MIRROR_INDEX = '.facesynth_mirror.json'
@@ -537,37 +545,36 @@ def plan_mirror(
     return MirrorPlan(root, files, remove, left, index)
 
 # %% ../nbs/50_export.ipynb #09953eeb
-def _copy_file(src:Path, dest:Path, link:bool)->None:
+def _copy_file(src:Path, dest:Path, link:bool, root:Path)->None:
+    make_dirs(root, dest.parent); safe_path(root, dest)
     if _same_file(src, dest) and link: return
     if link and _link(src, dest): return
     if dest.exists() and not _same_file(src, dest) and sha256_file(dest) == sha256_file(src): return
-    atomic_write(dest, src.read_bytes())
+    atomic_write(dest, src.read_bytes(), root)
 
 def _prune_empty(p:Path, root:Path)->None:
     "Remove the empty folders from `p` up to (not including) `root`."
-    for d in p.parents:
-        if d == root or not is_inside(d, root) or any(d.iterdir()): break
-        d.rmdir()
+    if is_inside(p.parent, root): remove_empty_dirs(root, p.parent)
 
 def apply_mirror(
     plan:MirrorPlan,  # from `plan_mirror`
     cfg:RunConfig,    # uses out_dir, export_mode
 )->dict:              # the plan's summary
     "Write the mirror from out_dir's final files, remove our stale files, write the index."
-    root, out = plan.root, cfg.out.resolve(); root.mkdir(parents=True, exist_ok=True)
+    root, out = plan.root, cfg.out.resolve(); make_dirs(root, root)
     link = cfg.export_mode == 'hardlink' and root.stat().st_dev == (out/'curated').stat().st_dev
-    for rel, (src, _) in plan.files.items(): _copy_file(src, ensure_inside(root/rel, root, 'mirror path'), link)
+    for rel, (src, _) in plan.files.items(): _copy_file(src, ensure_inside(root/rel, root, 'mirror path'), link, root)
     index = {rel: h for rel, (_, h) in plan.files.items()}
     man = _out_manifests(out)
     for s in SPLITS:
         m = man[man.split == s].drop(columns='split')
         data = m.assign(path=m.path.str.removeprefix('curated/')).to_csv(index=False).encode()
-        atomic_write(root/f'{s}.csv', data); index[f'{s}.csv'] = hashlib.sha256(data).hexdigest()
+        atomic_write(root/f'{s}.csv', data, root); index[f'{s}.csv'] = hashlib.sha256(data).hexdigest()
     for f in ('label_map.json', 'status.json'):
-        data = (out/f).read_bytes(); atomic_write(root/f, data); index[f] = hashlib.sha256(data).hexdigest()
+        data = (out/f).read_bytes(); atomic_write(root/f, data, root); index[f] = hashlib.sha256(data).hexdigest()
     for rel in plan.remove:
-        if mirror_owns(root, rel, plan.index): (root/rel).unlink(); _prune_empty(root/rel, root)
-    atomic_write_json(root/MIRROR_INDEX, dict(format=2, files=index))
+        if mirror_owns(root, rel, plan.index): remove_file(root, rel); _prune_empty(root/rel, root)
+    atomic_write_json(root/MIRROR_INDEX, dict(format=2, files=index), root)
     log.info('mirrored %d images to %s (%d stale removed, %d left alone)', len(plan.files), root,
              len(plan.remove), len(plan.left_alone))
     return plan.summary()

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['log', 'RUN_FILE', 'RUN_FOLDERS', 'NOT_CONTENT', 'EMOTIONS', 'GENERATION_CAUSES', 'check_paths', 'check_detector',
-           'check_out_dir', 'claim_out_dir', 'raw_fingerprint', 'check_raw_identity', 'open_run', 'check_disk',
-           'make_demo_raw_root', 'RunResult', 'plan_only', 'generation_shortfall', 'finish_run', 'run_pipeline',
-           'run_demo', 'rerender_report', 'show_plots']
+           'check_out_dir', 'claim_out_dir', 'raw_fingerprint', 'check_raw_identity', 'guard_roots', 'open_run',
+           'check_disk', 'make_demo_raw_root', 'RunResult', 'plan_only', 'generation_shortfall', 'finish_run',
+           'run_pipeline', 'run_demo', 'rerender_report', 'show_plots']
 
 # %% ../nbs/90_pipeline.ipynb #dd52c333
 import hashlib, json, os, shutil, time
@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 from .config import (RunConfig, ConfigError, InputError, get_logger, config_hash, config_to_dict,
                                  changed_fields)
-from .io import atomic_write_json, RunLock, remove_stale_tmp
+from .io import (atomic_write_json, atomic_write, png_bytes, RunLock, remove_stale_tmp, check_root,
+                             refuse_links, is_inside, DEMO_RAW)
 from . import __version__
 from PIL import Image
 
@@ -54,7 +55,7 @@ def _read_run_file(out:Path)->dict:
                      "otherwise choose another out_dir")
 
 # %% ../nbs/90_pipeline.ipynb #ab2723be
-NOT_CONTENT = {'run.lock', '.DS_Store', 'Thumbs.db', 'desktop.ini'}   # an out_dir holding only these is empty
+NOT_CONTENT = {'run.lock', '.DS_Store', 'Thumbs.db', 'desktop.ini', DEMO_RAW}   # an out_dir holding only these is empty
 
 def check_out_dir(out:str|Path)->None:
     "Refuse (InputError) a non-empty out_dir without a run.json: it is not a run of ours."
@@ -68,6 +69,10 @@ def check_out_dir(out:str|Path)->None:
 
 # %% ../nbs/90_pipeline.ipynb #630e96fe
 def _move_aside(out:Path)->Path:
+    if is_inside(os.getcwd(), out):
+        raise InputError(f"--restart cannot move out_dir {out} aside: it is (or holds) the current folder; "
+                         "run the command from another folder, or give another out_dir")
+    out = Path(os.path.abspath(out))
     stamp = time.strftime('%Y%m%d-%H%M%S')
     names = (f"{out.name}.old-{stamp}" + (f'-{i}' if i else '') for i in range(10**6))
     aside = next(a for n in names if not (a := out.with_name(n)).exists())
@@ -93,7 +98,7 @@ def claim_out_dir(
                           "another out_dir, or --restart to move the old run aside")
     if prev and pinned and prev['config_hash'] == h: return prev
     run = dict(config=config_to_dict(cfg), config_hash=h, version=__version__, kind=kind)
-    atomic_write_json(out/RUN_FILE, run)
+    atomic_write_json(out/RUN_FILE, run, out)
     return run
 
 # %% ../nbs/90_pipeline.ipynb #6244f2ab
@@ -120,16 +125,23 @@ def check_raw_identity(
                          "--restart to move the old run aside and start over")
     if was and was.get('root') != now['root']:
         log.warning('raw_root moved from %s to %s (same content)', was['root'], now['root'])
-    if was != now: atomic_write_json(cfg.out/RUN_FILE, {**run, 'raw': now})
+    if was != now: atomic_write_json(cfg.out/RUN_FILE, {**run, 'raw': now}, cfg.out)
     return now
 
 # %% ../nbs/90_pipeline.ipynb #9e818b68
+def guard_roots(cfg:RunConfig)->None:
+    "Refuse (InputError) an out_dir or mirror_root that is a dangling link, a loop or a file, or holds a link."
+    check_root(cfg.out, 'out_dir'); refuse_links(cfg.out, 'out_dir')
+    if cfg.mirror_root: check_root(cfg.mirror_root, 'mirror_root'); refuse_links(cfg.mirror_root, 'mirror_root')
+
+# %% ../nbs/90_pipeline.ipynb #555aca10
 def open_run(
     cfg:RunConfig,        # the run's settings
     restart:bool=False,   # move an earlier run aside first
     kind:str='run',       # 'run' or 'plan'
 )->RunLock:               # the held lock of out_dir (release it when done)
     "Check the folders, lock out_dir, claim its run.json: how `run`, `--dry-run` and `plan` start."
+    guard_roots(cfg)
     check_paths(cfg)
     if not restart: check_out_dir(cfg.out)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -155,16 +167,19 @@ def check_disk(need_bytes:int, out_dir:str|Path, force:bool=False)->dict:
 # %% ../nbs/90_pipeline.ipynb #0d12469c
 EMOTIONS = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')
 
-def make_demo_raw_root(path:str|Path)->Path:
+def make_demo_raw_root(
+    path:str|Path,             # the folder to write (the demo: out_dir/demo_raw)
+    root:str|Path|None=None,   # the folder it lies in (out_dir): nothing below it is written through a link
+)->Path:                       # `path`
     "Write the demo dataset (scikit-image's real faces, dealt to the 7 labels) as PNG class folders at `path`."
     from skimage import data
-    path = Path(path)
+    path = Path(path); root = path if root is None else root
     faces = (data.lfw_subset()[:100] * 255).round().astype('uint8')
     astro = Image.fromarray(data.astronaut()).crop((140, 20, 340, 220))
     imgs = [Image.fromarray(f, 'L') for f in faces] + [astro]
     for i, im in enumerate(imgs):
         p = path/EMOTIONS[i % len(EMOTIONS)]/f'demo_{i:03d}.png'
-        if not p.exists(): p.parent.mkdir(parents=True, exist_ok=True); im.save(p)
+        if not p.exists(): atomic_write(p, png_bytes(im), root=root)
     return path
 
 # %% ../nbs/90_pipeline.ipynb #bdfa6536
@@ -235,13 +250,19 @@ def finish_run(
     from facesynth_nb.evaluate import evaluation_link
     curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
     check = lambda status: check_outputs(cfg.out, cfg, status=status)
-    if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': link}    # an earlier evaluate
+    if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': _recorded(cfg.out, link)}  # earlier evaluate
     emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
     model = {**_model_info(cfg, synthetic), 'embedder': emb}
     status = export_run(curated, cfg, originals, synthetic, plan, records, None,          # 2.-7. export
                         model, pvh, extra=extra, check=check)
     status.pop('export', None)
     return status, status['integrity']['checks'], _render(cfg.out)                       # 8. report
+
+def _recorded(out:Path, link:dict)->dict:
+    "`link` with the sha256 status.json already records for evaluation.json (a rerun never vouches for an edit)."
+    try: old = json.loads((out/'status.json').read_text(encoding='utf-8'))['evaluation']['sha256']
+    except (OSError, ValueError, KeyError, TypeError): return link
+    return {**link, 'sha256': old} if isinstance(old, str) else link
 
 def _render(out:Path)->Path:
     from facesynth_nb.report import render_report
@@ -285,19 +306,32 @@ def run_demo(out_dir:str|Path='demo_out',      # where the run writes
              **overrides)->RunResult:
     "The `make demo` run: embedded demo faces (or `raw_root`) with `model_id`; face gate off for builtin models."
     out = Path(out_dir)
-    raw = Path(raw_root) if raw_root else make_demo_raw_root(out.with_name(out.name + '_raw'))
+    raw = Path(raw_root) if raw_root else _demo_raw(out, restart)
     builtin = model_id.startswith('builtin:')
     kw = dict(target_total=210 if not raw_root else 83_000, face_policy='off' if builtin else 'single',
               num_inference_steps=30, progress=True)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(out), model_id=model_id, **{**kw, **overrides})
-    res = run_pipeline(cfg, restart=restart, demo=not raw_root)
+    res = run_pipeline(cfg, restart=restart and bool(raw_root), demo=not raw_root)
     if evaluate:
         from facesynth_nb.evaluate import evaluate_run
         evaluate_run(res.out_dir, cfg)      # re-renders the report with its "does it help?" section
     return res
 
+def _demo_raw(out:Path, restart:bool)->Path:
+    "The demo's faces, written into out_dir/demo_raw once out_dir is known to be ours (or empty)."
+    check_root(out, 'out_dir'); refuse_links(out, 'out_dir')
+    if restart and (out/RUN_FILE).exists():
+        with RunLock(out): _move_aside(out)
+    check_out_dir(out)
+    was = (_read_run_file(out).get('config') or {}).get('raw_root')
+    if was and os.path.abspath(was) != os.path.abspath(out/DEMO_RAW):
+        raise InputError(f"out_dir {out} holds a run that is not the demo (its raw_root is {was}); "
+                         "choose another out_dir, or --restart to move that run aside")
+    return make_demo_raw_root(out/DEMO_RAW, root=out)
+
 def rerender_report(out_dir:str|Path)->Path:
     "Re-render the findings report of a finished run from its files."
+    check_root(out_dir, 'out_dir'); refuse_links(out_dir, 'out_dir')
     return _render(Path(out_dir))
 
 def show_plots(out_dir:str|Path)->list:

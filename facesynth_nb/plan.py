@@ -159,7 +159,7 @@ def save_plan(
     out_dir:str|Path,   # the run's out_dir
 )->Path:                # path of plan.csv
     "Write the plan to out_dir/plan.csv atomically."
-    return atomic_write(Path(out_dir)/'plan.csv', plan.to_csv(lineterminator='\n'))
+    return atomic_write(Path(out_dir)/'plan.csv', plan.to_csv(lineterminator='\n'), root=out_dir)
 
 def load_plan(
     out_dir:str|Path,  # the run's out_dir

@@ -11,8 +11,7 @@ import copy, hashlib, json, math, re
 from itertools import combinations
 from pathlib import Path
 import pandas as pd
-import yaml
-from .config import RunConfig, ConfigError, get_logger, check_label
+from .config import RunConfig, ConfigError, get_logger, check_label, read_yaml_file
 from .ingest import normalize_label
 
 # %% ../nbs/16_prompts.ipynb #4609b19c
@@ -106,9 +105,7 @@ def load_prompt_bank(
     bank = copy.deepcopy(DEFAULT_BANK)
     if not cfg.prompts_file: return bank
     p = Path(cfg.prompts_file)
-    if not p.is_file(): raise ConfigError(f'prompts_file {p} does not exist')
-    try: y = yaml.safe_load(p.read_text(encoding='utf-8'))
-    except yaml.YAMLError as e: raise ConfigError(f'prompts_file {p} is not valid YAML: {e}') from None
+    y = read_yaml_file(p, 'prompts_file', max_aliases=0)     # regular, small, UTF-8, no aliases
     if not isinstance(y, dict): raise ConfigError(f'prompts_file {p} must hold a mapping (prompts:, axes:, ...), got {type(y).__name__}')
     replace = y.pop('replace', False)
     if not isinstance(replace, bool): raise ConfigError(f'prompts_file {p}: replace must be true or false, got {replace!r}')

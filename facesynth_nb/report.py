@@ -616,7 +616,7 @@ def figure_md(r:RunFiles, name:str, figs:dict)->str:
     return f'![{FIGURES[name]}]({Path(p).relative_to(r.out).as_posix()})'
 
 # %% ../nbs/70_report.ipynb #ea137db9
-import json
+import hashlib, json
 from .diagnose import C_ORIG, C_SYN, plot_style, save_figure
 
 # %% ../nbs/70_report.ipynb #d2df2031
@@ -624,10 +624,14 @@ EVAL_FILE = 'evaluation.json'
 EVAL_ARMS = dict(real='real', mixed='real + synthetic', synthetic='synthetic only')
 
 def load_evaluation(r:RunFiles)->dict|None:
-    "The run's evaluation.json, or None when there is none (or it cannot be read: a warning says so)."
+    "The run's evaluation.json, or None when there is none, it cannot be read, or it is not the file status.json records."
     p = r.out/EVAL_FILE
     if not p.is_file(): return None
-    try: ev = json.loads(p.read_text(encoding='utf-8'))
+    link = r.status.get('evaluation')
+    data = p.read_bytes()
+    if not isinstance(link, dict) or link.get('sha256') != hashlib.sha256(data).hexdigest():
+        log.warning('not showing %s: it is not the file status.json records (see `facesynth check`)', p); return None
+    try: ev = json.loads(data.decode('utf-8'))
     except (ValueError, UnicodeDecodeError) as e: log.warning('ignoring %s: %s', p, e); return None
     return ev if isinstance(ev, dict) and 'arms' in ev and 'labels' in ev else None
 
@@ -894,10 +898,10 @@ def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Pat
     figs = diagnose(r) if figs is None else figs
     qmd = findings_qmd(r, figs); md = qmd_to_md(qmd)
     if left := find_placeholders(md): log.warning('the findings still hold placeholders: %s', sorted(set(left)))
-    q = atomic_write(r.out/'findings.qmd', qmd); atomic_write(r.out/'findings.md', md)
+    q = atomic_write(r.out/'findings.qmd', qmd, r.out); atomic_write(r.out/'findings.md', md, r.out)
     html = render_quarto(q) if engine in ('auto', 'quarto') else None
     if html is None:
         title = re.search(r'^# (.*)$', md, re.M).group(1)
-        html = atomic_write(r.out/'findings.html', md_to_html(md, r.out, title))
+        html = atomic_write(r.out/'findings.html', md_to_html(md, r.out, title), r.out)
     log.info('findings report: %s', html)
     return html

@@ -23,6 +23,7 @@ from skimage import data as skdata
 
 from facesynth_nb.config import InputError, RunConfig
 from facesynth_nb.evaluate import EVAL_FILE, MIN_TEST_TOTAL, TOO_FEW, evaluate_run
+from facesynth_nb.io import sha256_file
 from facesynth_nb.pipeline import run_pipeline
 from conftest import facesynth
 
@@ -95,7 +96,8 @@ def test_extra_real_faces_of_the_right_labels_are_a_gain(right_copy):
     assert ev['classifier']['name'] == 'probe' and ev['classifier']['why'].startswith('auto: on a CPU')
     assert json.loads((right_copy/EVAL_FILE).read_text()) == ev
     link = json.loads((right_copy/'status.json').read_text())['evaluation']
-    assert link == dict(path=EVAL_FILE, conclusion=ev['conclusion'], verdict='gain')
+    assert link == dict(path=EVAL_FILE, conclusion=ev['conclusion'], verdict='gain',
+                        sha256=sha256_file(right_copy/EVAL_FILE))
     md = (right_copy/'findings.md').read_text()
     assert '## 14. Does the synthetic data help?' in md and ev['conclusion'][:40] in md
     assert (right_copy/'plots'/'evaluation_f1.png').is_file()

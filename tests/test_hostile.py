@@ -425,3 +425,111 @@ def test_a_stray_quote_costs_one_record_and_row_ids_stay_true(tmp_path):
     assert len(o) == 20 and 'fer.csv#row=4' in set(o.orig_id)
     row4 = o.set_index('orig_id').loc['fer.csv#row=4']
     assert row4.label == FER_LABELS[4 % 7]
+
+
+# ------------------------------------------------------------ issue #20: bounded inputs, one line per case
+LAUGHS = 'a: &a ["lol","lol"]\n' + ''.join(
+    f'{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n' for i in range(20)
+)
+
+
+def _one_line(rc, err, code, *words):
+    assert rc == code and 'Traceback' not in err, (rc, err[-2000:])
+    lines = [l for l in err.splitlines() if l.startswith('facesynth: error:')]
+    assert len(lines) == 1 and all(w in lines[0] for w in words), err[-2000:]
+    assert len(lines[0]) < 600, 'the message quotes too much'
+    return lines[0]
+
+
+def test_a_billion_laughs_config_is_refused_quickly_with_one_short_line(demo_raw, tmp_path, capsys):
+    (tmp_path / 'laughs.yaml').write_text(LAUGHS)
+    rc, err = _main(capsys, 'plan', '--config', tmp_path / 'laughs.yaml', '--raw_root', demo_raw,
+                    '--out_dir', tmp_path / 'o')
+    _one_line(rc, err, 2, 'more than 16 YAML alias')
+    assert not (tmp_path / 'o').exists()
+
+
+def test_a_prompts_file_with_any_alias_or_in_latin1_is_refused(demo_raw, tmp_path, capsys):
+    p = tmp_path / 'bank.yaml'
+    p.write_text(LAUGHS)
+    rc, err = _main(capsys, 'run', '--raw_root', demo_raw, '--out_dir', tmp_path / 'o', *FAST,
+                    '--target_total', 140, '--prompts_file', p)
+    _one_line(rc, err, 2, 'prompts_file', 'alias')
+    p.write_bytes('prompts:\n  happy: [a fr\xf6hlich face]\n'.encode('latin-1'))
+    rc, err = _main(capsys, 'run', '--raw_root', demo_raw, '--out_dir', tmp_path / 'o', *FAST,
+                    '--target_total', 140, '--prompts_file', p)
+    _one_line(rc, err, 2, str(p), 'not UTF-8')
+
+
+@pytest.mark.parametrize('kind', ['dev_zero', 'fifo', 'folder'])
+def test_a_config_that_is_not_a_regular_file_says_so(kind, tmp_path, capsys):
+    path = {'dev_zero': Path('/dev/zero'), 'fifo': tmp_path / 'fifo', 'folder': tmp_path}[kind]
+    if kind == 'fifo': os.mkfifo(path)
+    rc, err = _main(capsys, 'plan', '--config', path, '--raw_root', tmp_path, '--out_dir', tmp_path / 'o')
+    line = _one_line(rc, err, 2, 'not a regular file')
+    assert 'not found' not in line
+
+
+def test_workers_beyond_the_cpu_count_are_capped_and_said(demo_raw, tmp_path, capsys, caplog):
+    rc, err = _main(capsys, 'plan', '--raw_root', demo_raw, '--out_dir', tmp_path / 'o', *FAST,
+                    '--target_total', 140, '--workers', 100000)
+    assert rc == 0 and 'Traceback' not in err, err[-2000:]
+    assert f'--workers 100000 is more than the {os.cpu_count()} CPU core(s) here' in caplog.text
+
+
+@pytest.mark.parametrize('kind', ['dangling', 'loop', 'long_name', 'not_utf8_out', 'not_utf8_raw'])
+def test_bad_out_dir_paths_get_one_line(kind, demo_raw, tmp_path, capsys):
+    out, raw = tmp_path / 'o', demo_raw
+    if kind == 'dangling': out.symlink_to(tmp_path / 'nowhere')
+    if kind == 'loop': out.symlink_to(out)
+    if kind == 'long_name': out = tmp_path / ('x' * 300) / 'o'
+    if kind == 'not_utf8_out': out = Path(os.fsdecode(bytes(tmp_path / 'o')) + os.fsdecode(b'\xff'))
+    if kind == 'not_utf8_raw': raw = Path(os.fsdecode(bytes(demo_raw)) + os.fsdecode(b'\xff'))
+    rc, err = _main(capsys, 'plan', '--raw_root', raw, '--out_dir', out, *FAST, '--target_total', 140)
+    words = {'dangling': ('does not exist',), 'loop': ('loop',), 'long_name': ('too long', '--out_dir'),
+             'not_utf8_out': ('--out_dir', 'UTF-8'), 'not_utf8_raw': ('--raw_root', 'UTF-8')}[kind]
+    _one_line(rc, err, 2, *words)
+
+
+def test_a_mirror_root_that_is_a_file_is_refused_before_anything_is_written(demo_raw, tmp_path, capsys):
+    (tmp_path / 'm').write_text('a file')
+    rc, err = _main(capsys, 'run', '--raw_root', demo_raw, '--out_dir', tmp_path / 'o', *FAST,
+                    '--target_total', 140, '--mirror_root', tmp_path / 'm')
+    _one_line(rc, err, 2, 'mirror_root', 'is a file')
+    assert not (tmp_path / 'o' / 'status.json').exists()
+
+
+def test_out_dir_dot_with_restart_or_demo_is_one_line(small_run, tmp_path, capsys, monkeypatch):
+    cfg, _ = small_run
+    out = tmp_path / 'run'
+    import shutil
+    shutil.copytree(cfg.out_dir, out)
+    monkeypatch.chdir(out)
+    rc, err = _main(capsys, 'run', '--raw_root', cfg.raw_root, '--out_dir', '.', '--restart', *FAST)
+    _one_line(rc, err, 2, 'current folder')
+    rc, err = _main(capsys, 'demo', '--out_dir', '.')
+    _one_line(rc, err, 2)
+    rc, err = _main(capsys, 'demo', '--out_dir', '.', '--restart')
+    _one_line(rc, err, 2)
+    assert (out / 'status.json').is_file() and not (out / 'demo_raw').exists()
+
+
+@pytest.mark.parametrize('lookalike', ['h\u0430ppy', '\uff48\uff41\uff50\uff50\uff59'])
+def test_look_alike_label_folders_are_refused_unless_mapped(lookalike, tmp_path, capsys):
+    raw = make_demo_raw_root(tmp_path / 'raw')
+    (raw / 'sad').rename(raw / lookalike)
+    rc, err = _main(capsys, 'plan', '--raw_root', raw, '--out_dir', tmp_path / 'o', *FAST, '--target_total', 140)
+    _one_line(rc, err, 2, 'look alike', '--label_map')
+    rc, err = _main(capsys, 'plan', '--raw_root', raw, '--out_dir', tmp_path / 'o2', *FAST, '--target_total', 140,
+                    '--label_map', json.dumps({lookalike: 'happy'}))
+    assert rc == 0, err[-2000:]
+
+
+def test_the_lock_message_names_restart_and_the_lock_file(demo_raw, tmp_path, capsys):
+    import socket
+    rc, _ = _main(capsys, 'plan', '--raw_root', demo_raw, '--out_dir', tmp_path / 'o', *FAST, '--target_total', 140)
+    assert rc == 0
+    lock = tmp_path / 'o' / 'run.lock'
+    lock.write_text(json.dumps({'pid': os.getppid(), 'host': socket.gethostname()}))
+    rc, err = _main(capsys, 'plan', '--raw_root', demo_raw, '--out_dir', tmp_path / 'o', *FAST, '--target_total', 140)
+    _one_line(rc, err, 2, '--restart', f'delete {lock}')

@@ -7,9 +7,10 @@ from PIL import Image
 from skimage.data import lfw_subset
 
 from conftest import facesynth
-from facesynth_nb.config import CheckFailed, FacesynthError, InputError
+from facesynth_nb import cli
+from facesynth_nb.config import CheckFailed, FacesynthError, InputError, save_config
 from facesynth_nb.check import assert_outputs_ok, check_outputs
-from facesynth_nb.io import save_png_atomic
+from facesynth_nb.io import save_png_atomic, sha256_file
 from facesynth_nb.pipeline import run_pipeline
 
 
@@ -99,3 +100,81 @@ def test_status_json_totals_are_checked_too(run):
     st = json.loads((out/'status.json').read_text()); st['total_synthetic'] += 1
     (out/'status.json').write_text(json.dumps(st))
     assert 'status_totals' in failed(out)
+
+
+# ------------------------------------------------------------ issue #20: every record verifiable
+def _main(capsys, *args):
+    rc = cli.main([str(a) for a in args]); cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def _one_line(rc, err, code, *words):
+    assert rc == code and 'Traceback' not in err, (rc, err[-2000:])
+    lines = [l for l in err.splitlines() if l.startswith('facesynth: error:')]
+    assert len(lines) == 1 and all(w in lines[0] for w in words), err[-2000:]
+
+
+def test_a_journal_line_damaged_mid_file_stops_the_rerun_and_fails_check(run, tmp_path, capsys):
+    j = run.out/'journal.jsonl'; lines = j.read_bytes().split(b'\n')
+    k = next(i for i, l in enumerate(lines) if b'"accepted"' in l)
+    lines[k] = lines[k][:len(lines[k]) // 2]                       # cut inside an accepted record
+    j.write_bytes(b'\n'.join(lines))
+    conf = save_config(run, tmp_path/'run.yaml')
+    rc, _, err = _main(capsys, 'run', '--config', conf)
+    _one_line(rc, err, 1, f'line {k + 1} of', 'damaged', '--restart')
+    assert 'run_files' in failed(run.out)
+
+
+def test_a_journal_cut_at_its_end_still_resumes(run, tmp_path, capsys):
+    j = run.out/'journal.jsonl'; data = j.read_bytes()
+    j.write_bytes(data[:-40])                                       # a crash mid-write of the last record
+    conf = save_config(run, tmp_path/'run.yaml')
+    rc, _, err = _main(capsys, 'run', '--config', conf)
+    assert rc == 0, err[-2000:]
+    assert not failed(run.out)
+
+
+def test_a_png_in_synthetic_that_no_record_lists_fails_check(run):
+    one = sorted((run.out/'synthetic').rglob('*.png'))[0]
+    (one.parent/'happy-999999.png').write_bytes(one.read_bytes())
+    f = failed(run.out)['synthetic_orphans']
+    assert f['files'] == [(one.parent/'happy-999999.png').relative_to(run.out).as_posix()]
+
+
+def test_an_edited_evaluation_verdict_fails_check_and_leaves_the_report(run):
+    from facesynth_nb.evaluate import link_status, EVAL_FILE
+    from facesynth_nb.report import render_report
+    ev = dict(conclusion='No measurable effect.', verdict='no measurable effect', labels=[], arms={})
+    (run.out/EVAL_FILE).write_text(json.dumps(ev)); link_status(run.out, ev)
+    assert 'evaluation' not in failed(run.out)
+    st = json.loads((run.out/'status.json').read_text())
+    assert st['evaluation']['sha256'] == sha256_file(run.out/EVAL_FILE)
+    ev.update(verdict='gain', conclusion='Yes: it helps.'); (run.out/EVAL_FILE).write_text(json.dumps(ev))
+    st['evaluation'].update(verdict='gain', conclusion='Yes: it helps.')
+    (run.out/'status.json').write_text(json.dumps(st))
+    assert 'sha256 differs' in failed(run.out)['evaluation']['detail']
+    r = facesynth('check', run.out)
+    assert r.returncode == 1 and 'FAIL evaluation' in r.stdout and 'Traceback' not in r.stderr
+    render_report(run.out)
+    assert 'Does the synthetic data help' not in (run.out/'findings.md').read_text()
+
+
+@pytest.mark.parametrize('damage', ['status_list', 'empty_train', 'cut_env_report'])
+def test_check_on_broken_run_files_fails_without_a_traceback(damage, run, capsys):
+    if damage == 'status_list': (run.out/'status.json').write_text('[]')
+    if damage == 'empty_train': (run.out/'train.csv').write_text('')
+    if damage == 'cut_env_report':
+        p = run.out/'env_report.json'; p.write_bytes(p.read_bytes()[:100])
+    rc, out, err = _main(capsys, 'check', run.out)
+    assert rc == 1, (out[-2000:], err[-2000:])
+    name = {'status_list': 'status.json', 'empty_train': 'train.csv', 'cut_env_report': 'env_report.json'}[damage]
+    assert 'FAIL run_files' in out and name in out
+
+
+def test_evaluate_with_a_curated_image_missing_is_one_line(run, capsys):
+    man = pd.read_csv(run.out/'train.csv', keep_default_na=False)
+    (run.out/man.path[0]).unlink()
+    rc, _, err = _main(capsys, 'evaluate', run.out)
+    assert rc in (1, 2) and 'Traceback' not in err, err[-2000:]
+    lines = [l for l in err.splitlines() if l.startswith('facesynth: error:')]
+    assert len(lines) == 1 and man.path[0].split('/')[-1] in lines[0], err[-2000:]
