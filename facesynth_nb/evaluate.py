@@ -406,7 +406,7 @@ def link_status(out_dir:str|Path, ev:dict)->Path:
     p = Path(out_dir)/'status.json'
     status = json.loads(p.read_text())
     status['evaluation'] = evaluation_link(out_dir)
-    return atomic_write_json(p, status)
+    return atomic_write_json(p, status, root=out_dir)
 
 # %% ../nbs/80_evaluate.ipynb #9e0e4868
 def evaluate_run(out_dir:str|Path,                      # a finished run's out_dir
@@ -435,7 +435,7 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
         ev.update(conclusion=conclusion(cmp, n_syn, len(test), clf.name, len(seeds)),
                   verdict=cmp['macro_f1']['verdict'] if cmp else 'not measured', time_s=round(time.time() - t0, 2))
         ev = _clean(ev)
-        atomic_write_json(out/EVAL_FILE, ev); link_status(out, ev)
+        atomic_write_json(out/EVAL_FILE, ev, root=out); link_status(out, ev)
     if render: _rerender(out)
     log.info('evaluation: %s', ev['conclusion'])
     return ev

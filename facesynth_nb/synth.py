@@ -215,11 +215,11 @@ def gate_counts(records:list, name:str)->dict:
 def write_accepted(r:dict, res:dict, out_dir:Path)->dict:
     "Write an accepted candidate's PNG (and crop) under out_dir; return `r` with paths and sha256."
     rel = Path('synthetic')/r['label']/f"{r['unit_id']}.png"
-    atomic_write(ensure_inside(out_dir/rel, out_dir, 'synthetic file'), res['png'])
+    atomic_write(ensure_inside(out_dir/rel, out_dir, 'synthetic file'), res['png'], root=out_dir)
     r = {**r, 'path': rel.as_posix(), 'sha256': hashlib.sha256(res['png']).hexdigest()}
     if res.get('cropped_png') is not None:
         crel = Path('synthetic_cropped')/r['label']/f"{r['unit_id']}.png"
-        atomic_write(ensure_inside(out_dir/crel, out_dir, 'cropped file'), res['cropped_png']); r['cropped_path'] = crel.as_posix()
+        atomic_write(ensure_inside(out_dir/crel, out_dir, 'cropped file'), res['cropped_png'], root=out_dir); r['cropped_path'] = crel.as_posix()
     return r
 
 # %% ../nbs/38_synth.ipynb #0ca292cc
@@ -228,7 +228,7 @@ def keep_reject_thumb(r:dict, res:dict|None, out_dir:Path, counts:Counter):
     if res is None or counts[r['reason']] >= REJECT_THUMBS_PER_REASON: return
     counts[r['reason']] += 1
     dest = out_dir/'rejects'/r['reason']/f"{r['unit_id']}.png"
-    atomic_write(ensure_inside(dest, out_dir, 'reject thumbnail'), res['thumb'])
+    atomic_write(ensure_inside(dest, out_dir, 'reject thumbnail'), res['thumb'], root=out_dir)
 
 # %% ../nbs/38_synth.ipynb #6ffee6e2
 def provenance_text(u:WorkUnit, rec:dict, ctx:dict)->dict:
@@ -255,14 +255,14 @@ def synthetic_table(records:list)->pd.DataFrame:
 def write_synthetic_meta(table:pd.DataFrame, out_dir:str|Path)->list:
     "Write `synthetic_meta.csv`, `synthetic_meta.jsonl` (and `synthetic_meta_cropped.csv` when cropping)."
     out = Path(out_dir)
-    atomic_write(out/'synthetic_meta.csv', table.to_csv(index=False))
+    atomic_write(out/'synthetic_meta.csv', table.to_csv(index=False), root=out)
     atomic_write(out/'synthetic_meta.jsonl', ''.join(json.dumps(r, sort_keys=True, default=str) + '\n'
-                                                     for r in table.to_dict('records')))
+                                                     for r in table.to_dict('records')), root=out)
     paths = [out/'synthetic_meta.csv', out/'synthetic_meta.jsonl']
     crop = table[table['cropped_path'].fillna('').astype(str) != '']
     if len(crop):
         c = crop.assign(path=crop['cropped_path']).drop(columns=['cropped_path'])
-        atomic_write(out/'synthetic_meta_cropped.csv', c.to_csv(index=False)); paths.append(out/'synthetic_meta_cropped.csv')
+        atomic_write(out/'synthetic_meta_cropped.csv', c.to_csv(index=False), root=out); paths.append(out/'synthetic_meta_cropped.csv')
     return paths
 
 # %% ../nbs/38_synth.ipynb #0dba4719
@@ -433,7 +433,7 @@ def run_look(originals:pd.DataFrame, cfg:RunConfig)->dict|None:
     look = learn_look(originals, gates.get_detector(cfg.face_detector).detect, seed=cfg.seed, size=cfg.image_size,
                       tone=cfg.synthetic_tone == 'match')
     atomic_write_json(cfg.out/LOOK_FILE, dict(look, framing=cfg.synthetic_framing, tone_policy=cfg.synthetic_tone,
-                                              resample_policy=cfg.synthetic_resample))
+                                              resample_policy=cfg.synthetic_resample), root=cfg.out)
     fr = look['frame']
     log.info('look of the originals: %s; native side %d px; tone for %d labels',
              f"face side {fr['w']:.2f} at ({fr['cx']:.2f}, {fr['cy']:.2f}) from {fr['faces']} faces" if fr
@@ -454,7 +454,7 @@ def _check_accepted_files(records:list, out:Path):
 def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal, records)->list:
     eng = get_engine(cfg, generator)
     loop = _Loop(cfg, ctx, states, build_index(originals, records, cfg), eng.pool, cfg.out)
-    atomic_write_json(cfg.out/ENGINE_FILE, eng.info())
+    atomic_write_json(cfg.out/ENGINE_FILE, eng.info(), root=cfg.out)
     new_all, t0 = [], time.time()
     bar = progress(range(sum(s.planned for s in states.values())), cfg.progress, desc='synthesize', unit='img')
     bar_update = getattr(bar, 'update', lambda n: None)
@@ -479,7 +479,7 @@ def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal,
                                   "rerun the same command to resume")
     finally:
         eng.close()
-        atomic_write_json(cfg.out/ENGINE_FILE, eng.info())
+        atomic_write_json(cfg.out/ENGINE_FILE, eng.info(), root=cfg.out)
         getattr(bar, 'close', lambda: None)()
     return new_all
 
