@@ -181,11 +181,13 @@ def record_sum(r:dict)->str:
     blob = json.dumps({k: v for k, v in r.items() if k != SUM_KEY}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode('utf-8')).hexdigest()[:16]
 
-def _parse_line(line:bytes):
-    "The record of a journal line, or None when it is not a whole record with a matching `_sum`."
+def _parse_line(line:bytes, legacy:bool=False):
+    "The record of a journal line, or None when it is not a whole record with a matching `_sum` (`legacy`: none needed)."
     try: r = json.loads(line)
     except (ValueError, UnicodeDecodeError): return None
-    if not isinstance(r, dict) or r.get(SUM_KEY) != record_sum(r): return None
+    if not isinstance(r, dict): return None
+    if legacy and SUM_KEY not in r: return r
+    if r.get(SUM_KEY) != record_sum(r): return None
     return {k: v for k, v in r.items() if k != SUM_KEY}
 
 class Journal:
@@ -200,14 +202,20 @@ class Journal:
         if not self.path.exists(): return []
         lines = self.path.read_bytes().split(b'\n')
         out, tail = [], lines.pop()          # '' when the file ends with a newline
+        # lines written before journals had checksums (older facesynth) are read as they are, but only
+        # before the first checksummed line: an unchecked line after it is damage, not history
+        legacy, old = True, 0
         for i, line in enumerate(lines, 1):
             if not line.strip(): continue
-            if (r := _parse_line(line)) is None:
+            if legacy and b'"' + SUM_KEY.encode() + b'"' in line: legacy = False
+            if (r := _parse_line(line, legacy)) is not None and legacy: old += 1
+            if r is None:
                 raise JournalDamaged(f"{self.path} line {i} of {len(lines)} is damaged (not a whole record "
                     "with its checksum); the run will not resume over it: restore the file, or rerun "
                     "with --restart to move this run aside and start over")
             out.append(r)
         if tail.strip(): log.warning('ignoring a cut last journal line in %s (a crash)', self.path)
+        if old: log.warning('%s: %d line(s) written before journal checksums are read unchecked', self.path, old)
         return out
 
     def _cut_torn_tail(self):
