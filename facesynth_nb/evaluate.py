@@ -334,10 +334,13 @@ def conclusion(cmp:dict|None, n_synthetic:int, n_test:int, classifier:str, seeds
     head = SAY[m['verdict']].format(n=n_synthetic, t=n_test, d=d)
     return f"{head} {tail}."
 
-def rare_labels(sizes:dict, k:int=2)->list:
-    "The `k` labels with the fewest real train images (ties by name): the ones users add faces for."
-    per = sizes['train_real']['per_label']
-    return sorted(per, key=lambda lb: (per[lb], lb))[:k]
+def rare_labels(sizes:dict, k:int=2,
+                f1_real:dict|None=None,   # the real arm's F1 per label: ties go to the worst recognised
+               )->list:
+    "The `k` labels with the fewest real train images (ties: lowest real-only F1, then name): the ones users add faces for."
+    per, f1 = sizes['train_real']['per_label'], f1_real or {}
+    def worst(lb): return f1[lb] if isinstance(f1.get(lb), (int, float)) and math.isfinite(f1[lb]) else math.inf
+    return sorted(per, key=lambda lb: (per[lb], worst(lb), lb))[:k]
 
 # %% ../nbs/80_evaluate.ipynb #6243e678
 def eval_config(out_dir:str|Path, cfg:'RunConfig|dict|None'=None, **overrides)->RunConfig:
@@ -429,7 +432,7 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
                   min_test=dict(per_label=MIN_TEST_PER_LABEL, total=MIN_TEST_TOTAL),
                   bootstrap=dict(resamples=cfg.eval_bootstrap, ci=0.95, paired=True, seed=cfg.seed),
                   scored_on='real images of the test split', created_timestamp=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
-        ev['rare_labels'] = rare_labels(ev['split_sizes'])
+        ev['rare_labels'] = rare_labels(ev['split_sizes'], f1_real=ev['arms']['real']['mean']['f1'])
         n_syn = int((splits['train'].source == 'synthetic').sum())
         cmp = ev['comparisons'].get('mixed-real') if n_syn else None
         ev.update(conclusion=conclusion(cmp, n_syn, len(test), clf.name, len(seeds)),

@@ -717,7 +717,8 @@ def rare_answer(ev:dict)->str:
         lines.append(f"- **{md_escape(lb)}** ({fmt_int(tr.get(lb))} real train images): F1 {c['diff']:+.3f} "
                      f"(95 % interval {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}; n = {fmt_int(n)} real test faces): "
                      f"{md_escape(c['verdict'])}.")
-    return 'For the rare labels (fewest real train images), where added faces matter most:\n\n' + '\n'.join(lines)
+    return ('For the rare labels (fewest real train images; ties: the worst recognised), where added faces matter '
+            'most:\n\n' + '\n'.join(lines))
 
 NEXT_STEPS = {
     'too few real test faces to tell': 'Hold out more real test faces (at least {total}, and {per} per label) before '
@@ -746,8 +747,8 @@ def sec_evaluation(r:RunFiles)->str:
     if ev is None: return ''
     over, per = evaluation_tables(ev); sz, clf = ev['split_sizes'], ev['classifier']
     emb = (clf.get('embedder') or {}).get('name')
-    why = f" ({md_escape(clf['why'])})" if clf.get('why') else ''
-    how = (f"The same classifier (`{md_escape(clf['name'])}`{f' on {md_escape(emb)} embeddings' if emb else ''}{why}) "
+    why = f" Why this classifier: {md_escape(clf['why'])}." if clf.get('why') else ''
+    how = (f"The same classifier (`{md_escape(clf['name'])}`{f' on {md_escape(emb)} embeddings' if emb else ''}) "
            f"was trained on the {fmt_int(sz['train_real']['total'])} real train images and on the "
            f"{fmt_int(sz['train_mixed']['total'])} images of the train split as exported (real + synthetic)"
            + (f", and on the {fmt_int(sz['train_synthetic']['total'])} synthetic ones alone" if 'synthetic' in ev['arms'] else '')
@@ -755,7 +756,7 @@ def sec_evaluation(r:RunFiles)->str:
            f"{fmt_int(sz['test_real']['total'])} real test images only. Figures are mean ± std over seeds; "
            f"intervals are 95 % paired bootstrap intervals ({fmt_int(ev['bootstrap']['resamples'])} resamples of the "
            "test images). A difference is a gain only when its interval lies above zero, and no difference is read "
-           f"from fewer than {fmt_int((ev.get('min_test') or {}).get('total', 100))} real test faces.")
+           f"from fewer than {fmt_int((ev.get('min_test') or {}).get('total', 100))} real test faces." + why)
     f1, cm = plot_evaluation_f1(r, ev), plot_evaluation_confusion(r, ev)
     parts = ['\n## 14. Does the synthetic data help?', f"**{md_escape(ev['conclusion'])}**", rare_answer(ev), how,
              next_steps(ev), md_table(over), md_table(per),
