@@ -310,6 +310,12 @@ class WorkerPool(ProcessPoolExecutor):
         try: return super().submit(fn, *args, **kwargs)
         finally: signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
+    def shutdown(self, wait:bool=True, *, cancel_futures:bool=False):
+        "Shut down with stop signals held back: a second Ctrl-C inside it left workers without their exit sentinel."
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # delivered (and raised) once it is done
+        try: super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        finally: signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
 # %% ../nbs/01_io.ipynb #c152eec7
 def is_inside(
     path:str|Path,   # a path (relative paths are taken from the current folder)
