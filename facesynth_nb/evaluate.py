@@ -237,8 +237,8 @@ def choose_classifier(cfg:RunConfig)->tuple:
     "(name, why): `cfg.eval_classifier`, or for `auto` the CNN on a GPU and the probe on a CPU."
     if cfg.eval_classifier != 'auto': return cfg.eval_classifier, 'asked for (eval_classifier)'
     if _device(cfg) == 'cuda': return 'cnn', 'auto: a GPU is present, where the CNN trains in seconds and learns more'
-    return 'probe', ('auto: on a CPU the HOG probe answers in seconds and sees the same gains; the stronger CNN '
-                     'costs minutes to hours there (benchmarks/RESULTS.md): ask for it with --classifier cnn')
+    return 'probe', ('auto: on a CPU the HOG probe answers in seconds; the stronger CNN costs minutes to hours there '
+                     'and can judge differently (benchmarks/RESULTS.md): ask for it with --classifier cnn')
 
 def get_classifier(cfg:RunConfig, k:int):
     "The classifier `choose_classifier` picks, for `k` labels; its `why` says why."
