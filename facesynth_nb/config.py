@@ -87,6 +87,7 @@ CHOICES = dict(
     engine=('local', 'ray'),
 )
 CHOICES['label_policy'] = ('auto', 'reject', 'flag', 'off')
+CHOICES['label_validator'] = ('auto', 'embedding', 'cnn')
 CHOICES['eval_classifier'] = ('auto', 'probe', 'cnn')
 CHOICES['synthetic_framing'] = ('match', 'face', 'full')
 CHOICES['synthetic_tone'] = ('off', 'match')
@@ -147,6 +148,8 @@ class RunConfig:
     semantic_dup_min: float = 0.0          # cosine >= this is a semantic duplicate; 0 = embedder's
     label_policy: str = 'auto'             # label gate: auto, reject, flag or off
     label_prob_min: float = 0.05           # label gate fails below this P(intended label)
+    label_validator: str = 'auto'          # auto (the more accurate on held-out originals), embedding, cnn
+    label_epochs: int = 30                 # epochs of the cnn validator (trained once per out_dir)
     # -- evaluation (facesynth evaluate: real vs real + synthetic, scored on real test faces) --
     eval_classifier: str = 'auto'          # auto (cnn on a GPU, probe on a CPU), probe (logistic regression), cnn
     eval_seeds: int = 3                    # training seeds per arm; figures are mean ± std over them
@@ -186,9 +189,9 @@ _BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_che
 _STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
                'face_policy','face_detector','prompts_file','device','dtype','export_mode','engine',
                'ray_address')
-_STR_FIELDS += ('embedder', 'embedder_id', 'label_policy')
+_STR_FIELDS += ('embedder', 'embedder_id', 'label_policy', 'label_validator')
 _FLOAT_FIELDS += ('semantic_dup_min', 'label_prob_min')
-_INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap')
+_INT_FIELDS += ('eval_seeds', 'eval_epochs', 'eval_size', 'eval_bootstrap', 'label_epochs')
 _BOOL_FIELDS += ('eval_synthetic_only',)
 _STR_FIELDS += ('eval_classifier', 'synthetic_framing', 'synthetic_tone', 'synthetic_resample')
 _BOOL_FIELDS += ('compile_vae', 'fullgraph', 'fuse_qkv')
@@ -240,6 +243,7 @@ def _check_ranges(c):
 def _check_eval_ranges(c):
     _check(1 <= c.eval_seeds <= 100, 'eval_seeds', c.eval_seeds, 'an integer in [1, 100]')
     _check(1 <= c.eval_epochs <= 1000, 'eval_epochs', c.eval_epochs, 'an integer in [1, 1000]')
+    _check(1 <= c.label_epochs <= 1000, 'label_epochs', c.label_epochs, 'an integer in [1, 1000]')
     _check(32 <= c.eval_size <= 128, 'eval_size', c.eval_size, 'an integer in [32, 128]')
     _check(100 <= c.eval_bootstrap <= 100_000, 'eval_bootstrap', c.eval_bootstrap, 'an integer in [100, 100000]')
     _check(0 <= c.prompt_cache <= 100_000, 'prompt_cache', c.prompt_cache,

@@ -105,7 +105,7 @@ def quality_summary(
     X = embed_files(list(originals.file_path), e, cache)
     acc = [r for r in records if r.get('status') == 'accepted']
     Y = embed_files([cfg.out/r['path'] for r in acc], e, cache, shas=[r['sha256'] for r in acc])
-    v = fit_validator(originals, X, cfg)
+    v = fit_validator(originals, X, cfg, cache, cfg.out)
     mode = gates.GATES['label'].mode(cfg, gates.GateContext(validator=v))
     j = pd.DataFrame([r for r in records if r.get('status') in ('accepted', 'rejected')])
     ja = j[j.status == 'accepted'] if len(j) else j

@@ -114,7 +114,7 @@ def build_index(
     sem.add_many(list(originals['orig_id']), X)
     sem.add_many([r['unit_id'] for r in acc],
                  embed_files([cfg.out/r['path'] for r in acc], e, cache_dir, shas=[r['sha256'] for r in acc]))
-    return gates.GateContext(phash=idx, semantic=sem, validator=fit_validator(originals, X, cfg),
+    return gates.GateContext(phash=idx, semantic=sem, validator=fit_validator(originals, X, cfg, cache_dir, cfg.out),
                              dup_min=getattr(e, 'dup_min', None), embedder=e,
                              cache=EmbeddingCache(cache_dir, e))
 
