@@ -8,8 +8,8 @@ __all__ = ['log', 'NOT_RECORDED', 'SECTION_TITLES', 'REQUIRED', 'CAUSES', 'OUTPU
            'missing_keys', 'check_status', 'fmt_int', 'fmt_num', 'fmt_frac', 'fmt_bytes', 'fmt_bool', 'md_escape',
            'md_table', 'md_list', 'is_builtin', 'demo_source', 'banner', 'observed_metrics', 'sec_scope', 'sec_stages',
            'sec_prompts', 'sec_quality', 'sec_outputs', 'sec_balance', 'cross_checks', 'sec_integrity',
-           'expression_risk', 'sec_risks', 'sec_repro', 'sec_answers', 'validator_md', 'gate_rules_md', 'sec_semantic',
-           'sec_objective', 'label_check_said', 'utility_said', 'sec_target', 'sec_quality_controls',
+           'expression_risk', 'sec_risks', 'sec_repro', 'sec_answers', 'validator_md', 'gate_rules_md', 'fmt_sig',
+           'sec_semantic', 'sec_objective', 'label_check_said', 'utility_said', 'sec_target', 'sec_quality_controls',
            'sec_enhancements', 'figure_md', 'load_evaluation', 'plot_evaluation_f1', 'plot_evaluation_confusion',
            'evaluation_tables', 'rare_answer', 'next_steps', 'sec_evaluation', 'findings_qmd', 'qmd_to_md',
            'find_placeholders', 'embed_images', 'md_to_html', 'render_quarto', 'render_report']
@@ -508,15 +508,26 @@ def gate_rules_md(r:RunFiles)->str:
                                                                 for k in g.fields) + ')' + did)
     return md_list(lines)
 
+def fmt_sig(v, n:int=3)->str:
+    "`v` to `n` significant digits (small KID values stay readable), or 'not recorded'."
+    f = _num(v); return NOT_RECORDED if f is None else f'{f:.{n}g}'
+
 def _drift_md(q:dict)->str:
-    name, o = q.get('embedder', ''), (q.get('drift') or {}).get('overall') or {}
+    name, d = q.get('embedder', ''), q.get('drift') or {}
+    o, ref_ = d.get('overall') or {}, d.get('reference') or {}
     fd, kid, sd = o.get(f'FD_{name}'), o.get(f'KID_{name}'), o.get(f'KID_{name}_std')
     if fd is None: return f'Drift: {NOT_RECORDED} (fewer than 2 images on a side).'
+    yard = (f" For scale, the same figures between your own real train and real test originals "
+            f"({fmt_int(ref_.get('n_original'))} vs {fmt_int(ref_.get('n_synthetic'))}): FD_{name} = "
+            f"{fmt_sig(ref_.get(f'FD_{name}'))}, KID_{name} = {fmt_sig(ref_.get(f'KID_{name}'))}: synthetic drift near "
+            "this is as far as two samples of your own data lie apart; far above it, the synthetic faces look different "
+            "to this embedder." if ref_.get(f'FD_{name}') is not None else
+            ' No yardstick: too few real test originals to compare your train and test faces.')
     return (f"Drift between the {fmt_int(o.get('n_original'))} originals and the {fmt_int(o.get('n_synthetic'))} accepted "
-            f"synthetic images, on `{md_escape(name)}` features: **FD_{name} = {fmt_num(fd, 4)}**, **KID_{name} = "
-            f"{fmt_num(kid, 5)} ± {fmt_num(sd, 5)}** (mean ± std over subsets). 0 means the two sets look alike to this "
-            f"embedder; these are not Inception FID/KID and compare only with runs on the same embedder. Per-class FD "
-            f"with few images is dominated by its covariance estimate: read it with n.")
+            f"synthetic images, on `{md_escape(name)}` features: **FD_{name} = {fmt_sig(fd)}**, **KID_{name} = "
+            f"{fmt_sig(kid)} ± {fmt_sig(sd)}** (mean ± std over subsets). 0 means the two sets look alike to this "
+            f"embedder; these are not Inception FID/KID and compare only with runs on the same embedder.{yard} Per-class "
+            f"FD with few images is dominated by its covariance estimate: read it with n.")
 
 def sec_semantic(r:RunFiles)->str:
     "Section 5, semantic part: embedder, label validator, per-label agreement and drift, gate overlaps."
@@ -534,7 +545,7 @@ def sec_semantic(r:RunFiles)->str:
                f"{fmt_int(sd.get('flagged'))} flagged.")
     out.append(_drift_md(q))
     t = quality_table(r)
-    if len(t): out.append('Per class:\n\n' + md_table(t.map(lambda x: '–' if x is None else fmt_num(x, 3) if isinstance(x, float) else x)))
+    if len(t): out.append('Per class:\n\n' + md_table(t.map(lambda x: '–' if x is None else fmt_sig(x) if isinstance(x, float) else x)))
     ov = reject_overlaps(r)
     if ov.to_numpy().sum(): out.append('Gates failed together (candidates failing both; diagonal: failing that gate):\n\n'
                                        + md_table(ov))

@@ -128,6 +128,7 @@ def test_sigkill_resume_gives_identical_outputs_and_quality(embedder, demo_raw, 
     assert q['embedder'] == embedder and q['embedder_identity']['name'] == embedder
     assert q['drift']['overall']['n_synthetic'] == len(pd.read_csv(base/'synthetic_meta.csv'))
     assert f'FD_{embedder}' in q['drift']['overall'] and 'accuracy' in q['validator']
+    assert q['drift']['reference']['n_original'] > 0 and q['drift']['reference'][f'FD_{embedder}'] is not None
     assert set(q['validator']['compared']) == {'embedding', 'cnn'} and q['validator']['kind'] in q['validator']['compared']
     st = json.loads((base/'status.json').read_text())
     assert {c['check']: c['ok'] for c in st['integrity']['checks']}['quality_counts']
