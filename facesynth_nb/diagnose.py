@@ -556,9 +556,9 @@ def gallery_matches(run:'RunFiles|str|Path')->tuple:
                 rows.append(dict(unit_id=p.stem, reason=reason, matched=mid, score=v, candidate=p, match=files.get(mid),
                                  name=f"{reason.replace('_', ' ')}, {fmt.format(v) if pd.notna(v) else 'score not recorded'}"))
     t = pd.DataFrame(rows[:GALLERY_ROWS], columns=['unit_id', 'reason', 'matched', 'score', 'candidate', 'match', 'name'])
-    png = _gallery([[c, m] for c, m in zip(t.candidate, t.match)], list(t.name), 'What the duplicate gates matched',
+    png = _gallery([[c, m] for c, m in zip(t.candidate, t.match)], list(t.name), 'Duplicates: candidate | match',
                    r.out/PLOTS/'gallery_matches.png', 'no duplicate rejected (or no reject thumbnails kept)',
-                   heads=['rejected candidate', 'the image it matched'])
+                   heads=['rejected', 'matched'])
     return t, png
 
 def gallery_label(run:'RunFiles|str|Path')->tuple:
@@ -574,7 +574,7 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
         ims = [p for p in (image(u) for u in d.unit_id[(d.label == lb) & (d.label_pred == pred)]) if p is not None]
         if ims: rows.append(ims[:GALLERY_K]); names.append(f'{lb} → {pred} ({n})')
     t = pd.DataFrame(dict(pair=names, shown=[len(x) for x in rows]))
-    png = _gallery(rows, names, 'Candidates the label check calls another emotion (intended → predicted, count)',
+    png = _gallery(rows, names, 'Label check: intended → predicted',
                    r.out/PLOTS/'gallery_label.png', 'no validator disagreement recorded (label gate off, or none)')
     return t, png
 
@@ -588,7 +588,7 @@ def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
     for name, part in (('blurriest accepted', acc.head(GALLERY_K)), ('sharpest accepted', acc.tail(GALLERY_K)[::-1])):
         if len(part): rows.append([r.out/p for p in part.path]); names.append(f'{name} ({part.blur.min():,.0f}–{part.blur.max():,.0f})')
     t = pd.DataFrame(dict(row=names, shown=[len(x) for x in rows]))
-    png = _gallery(rows, names, 'Accepted synthetic images by sharpness (Laplacian variance)', r.out/PLOTS/'gallery_sharpness.png',
+    png = _gallery(rows, names, 'Accepted, by Laplacian variance', r.out/PLOTS/'gallery_sharpness.png',
                    'no accepted synthetic image with a blur score')
     return t, png
 
@@ -607,7 +607,7 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
         flat = o.assign(s=pd.to_numeric(o.gray_std, errors='coerce')).dropna(subset=['s']).sort_values(['s', 'orig_id']).head(GALLERY_K)
         if len(flat): rows.append(list(flat.file_path.map(Path))); names.append(f'flattest (gray std {flat.s.min():.1f}–{flat.s.max():.1f})')
     t = pd.DataFrame(dict(row=names, shown=[len(x) for x in rows]))
-    png = _gallery(rows, names, 'Your originals worth a look: near-duplicate groups and near-blank images',
+    png = _gallery(rows, names, 'Your originals: duplicates, flattest',
                    r.out/PLOTS/'gallery_originals.png', 'no originals table')
     return t, png
 

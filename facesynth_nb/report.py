@@ -295,7 +295,7 @@ def sec_prompts(r:RunFiles)->str:
 def sec_quality(r:RunFiles)->str:
     "The gates' rules and score ranges (each with its gate's decimals), and the acceptance rate per class."
     g = gate_summary(r).copy()
-    for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) for v, d in zip(g[c], g.digits)]
+    for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) if n else '–' for v, d, n in zip(g[c], g.digits, g.n)]
     g['n'] = g.n.map(fmt_int)
     g.index.name = 'score'; acc = _acceptance(r)
     out = md_table(g[['rule', 'n', 'min', 'median', 'max']])
@@ -606,8 +606,9 @@ def sec_quality_controls(r:RunFiles, figs:dict)->str:
     from facesynth_nb.gates import GATES
     g = gate_summary(r)
     order = ', '.join(f"**{md_escape(n)}** ({md_escape(g.rule.get(G.column, NOT_RECORDED))})" for n, G in GATES.items())
-    intro = (f"A candidate is kept only when it passes every one of the {len(GATES)} gates that rejects, in this order: "
-             f"{order}. Every score is recorded in `journal.jsonl`, accepted or not, with every gate a candidate failed "
+    intro = (f"Every candidate is scored by the {len(GATES)} gates, in this order: {order}. It is kept only when no "
+             "gate that rejects fails it; a gate that only flags marks it (the list below says which did what). Every "
+             "score is recorded in `journal.jsonl`, accepted or not, with every gate a candidate failed "
              "(`reject_reasons`) and every gate that only flagged it (`flags`).")
     figs_md = [figure_md(r, n, figs) for n in ('label_confusion', 'rejections', 'gate_scores', 'reject_examples',
                                                'gallery_matches', 'gallery_label', 'gallery_sharpness')]
