@@ -583,7 +583,7 @@ def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
     r = as_run(run); j = r.journal
     acc = j[(j.status == 'accepted') & j.path.fillna('').astype(str).ne('')] if len(j) and {'status', 'path'} <= set(j.columns) else j.iloc[:0]
     acc = acc.assign(blur=pd.to_numeric(acc.get('blur_var', pd.Series(dtype=float)), errors='coerce')).dropna(subset=['blur'])
-    acc = acc.sort_values(['blur', 'unit_id'])
+    acc = acc.sort_values([c for c in ('blur', 'unit_id') if c in acc])
     rows, names = [], []
     for name, part in (('blurriest accepted', acc.head(GALLERY_K)), ('sharpest accepted', acc.tail(GALLERY_K)[::-1])):
         if len(part): rows.append([r.out/p for p in part.path]); names.append(f'{name} ({part.blur.min():,.0f}–{part.blur.max():,.0f})')
@@ -604,7 +604,8 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
             rows.append(list(d.file_path.map(Path))[:GALLERY_K])
             names.append(f"{'label conflict' if d.conflict.any() else 'duplicates'}: {'/'.join(sorted(set(d.label)))} ×{len(d)}")
     if len(o) and 'gray_std' in o:
-        flat = o.assign(s=pd.to_numeric(o.gray_std, errors='coerce')).dropna(subset=['s']).sort_values(['s', 'orig_id']).head(GALLERY_K)
+        flat = o.assign(s=pd.to_numeric(o.gray_std, errors='coerce')).dropna(subset=['s'])
+        flat = flat.sort_values([c for c in ('s', 'orig_id') if c in flat]).head(GALLERY_K)
         if len(flat): rows.append(list(flat.file_path.map(Path))); names.append(f'flattest (gray std {flat.s.min():.1f}–{flat.s.max():.1f})')
     t = pd.DataFrame(dict(row=names, shown=[len(x) for x in rows]))
     png = _gallery(rows, names, 'Your originals: duplicates, flattest',
