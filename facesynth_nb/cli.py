@@ -100,7 +100,7 @@ NO_TIME = ('unknown: a dry run loads no model, so no speed was measured on this 
            '(a run logs its progress and images/s as it goes)')
 
 def estimate_text(est:dict)->str:
-    "A dry run's estimates in words: images, candidates, disk in human sizes, free space, the time or why it is unknown."
+    "A dry run's estimates in words: images, candidates, disk and free space, the time or why it is unknown."
     t, free = est.get('time_s'), est.get('free_bytes')
     time = NO_TIME if t is None else f"about {t / 3600:.1f} h ({est['seconds_per_image']:g} s per candidate)"
     return '\n'.join([
@@ -166,7 +166,7 @@ def resume_command(out_dir)->str:
     return shlex.join(args)
 
 def unfinished_message(out_dir, command:str)->str|None:
-    "Why `facesynth command` cannot use `out_dir` yet and what finishes it; None when it holds a finished run (or no run)."
+    "Why `facesynth command` cannot use `out_dir` yet, and what finishes it; None for a finished run (or no run)."
     rec = run_record(out_dir)
     if not rec or (Path(out_dir)/'status.json').exists(): return None
     what, verb = (('holds a run that has not finished (no status.json yet)', 'resume it')
@@ -264,7 +264,8 @@ def build_parser()->argparse.ArgumentParser:
     r = sub.add_parser('run', help='scan, plan, generate, gate, curate, export, check and report')
     add_config_options(r)
     r.add_argument('--restart', action='store_true', help='start over: move a previous run in out_dir aside (default: resume)')
-    r.add_argument(*option_names('dry-run'), dest='dry_run', action='store_true', help='print the plan with disk and time estimates, then stop')
+    r.add_argument(*option_names('dry-run'), dest='dry_run', action='store_true',
+                   help='print the plan with disk and time estimates, then stop')
     r.add_argument('--force', action='store_true', help='run even when the disk estimate exceeds free space')
     r.set_defaults(fn=cmd_run)
     pl = sub.add_parser('plan', help='scan raw_root and write plan.csv (no model is loaded)')
@@ -274,10 +275,12 @@ def build_parser()->argparse.ArgumentParser:
     ck = sub.add_parser('check', help='integrity checks of OUT_DIR (exit 1 on failure, 2 if it is not a finished run)')
     ck.add_argument('out_dir'); ck.set_defaults(fn=cmd_check)
     d = sub.add_parser('demo', help='run on the embedded demo data (scikit-image faces) with builtin:tiny')
-    d.add_argument(*option_names('out_dir'), dest='out_dir', default='demo_out', help='where to write (default: demo_out)')
+    d.add_argument(*option_names('out_dir'), dest='out_dir', default='demo_out',
+                   help='where to write (default: demo_out)')
     d.add_argument(*option_names('raw_root'), dest='raw_root', default='',
                    help="your data instead of the embedded demo (default: '')")
-    d.add_argument(*option_names('model_id'), dest='model_id', default='builtin:tiny', help='model (default: builtin:tiny)')
+    d.add_argument(*option_names('model_id'), dest='model_id', default='builtin:tiny',
+                   help='model (default: builtin:tiny)')
     d.add_argument('--restart', action='store_true', help='start over (default: resume)')
     d.set_defaults(fn=cmd_demo)
     ev = sub.add_parser('evaluate', help='does the synthetic data help? real vs real + synthetic, on real test')
