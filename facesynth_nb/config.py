@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['LABEL_MAX_CHARS', 'LABEL_PUNCT', 'DEFAULT_MODEL_ID', 'MODEL_ALIASES', 'CHOICES', 'SPLITS', 'YAML_MAX_BYTES',
            'YAML_MAX_ALIASES', 'NON_OUTPUT_FIELDS', 'FacesynthError', 'ConfigError', 'InputError', 'CheckFailed',
-           'check_label', 'get_logger', 'progress', 'RunConfig', 'short_repr', 'validate_config', 'config_to_dict',
-           'config_from_dict', 'read_yaml_file', 'load_config', 'save_config', 'hashed_fields', 'config_hash',
-           'changed_fields']
+           'check_label', 'get_logger', 'progress', 'RunConfig', 'short_repr', 'did_you_mean', 'validate_config',
+           'config_to_dict', 'config_from_dict', 'read_yaml_file', 'load_config', 'save_config', 'hashed_fields',
+           'config_hash', 'changed_fields']
 
 # %% ../nbs/00_config.ipynb #34c244a6
-import hashlib, json, logging, math, os, re, stat, unicodedata, warnings
+import difflib, hashlib, json, logging, math, os, re, stat, unicodedata, warnings
 from dataclasses import dataclass, field, fields, asdict, replace
 from pathlib import Path
 from typing import Any
@@ -257,8 +257,15 @@ def _check_eval_ranges(c):
            'ray_address', c.ray_address, "'' (start a local Ray), 'auto' or HOST:PORT")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
+def did_you_mean(value, allowed)->str:
+    "'; did you mean X?' with the allowed value closest to `value` (difflib), or '' when none is close."
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f'; did you mean {close[0]!r}?' if close else ''
+
 def _check_choices(c):
-    for n, allowed in CHOICES.items(): _check(getattr(c, n) in allowed, n, getattr(c, n), f'one of {allowed}')
+    for n, allowed in CHOICES.items():
+        v = getattr(c, n)
+        if v not in allowed: _check(False, n, v, f'one of {allowed}{did_you_mean(v, allowed)}')
     bs = c.batch_size
     _check(bs == 'auto' or (isinstance(bs, int) and not isinstance(bs, bool) and 1 <= bs <= 1024),
            'batch_size', bs, "'auto' or an integer in [1, 1024]")
@@ -292,7 +299,9 @@ def config_from_dict(d:dict, **overrides)->RunConfig:
     d = {**(d or {}), **overrides}
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(d) - known)
-    if unknown: raise ConfigError(f"unknown config key(s): {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+    if unknown:
+        hint = ''.join(did_you_mean(k, known).replace('; did you mean', f'; {k}: did you mean') for k in unknown)
+        raise ConfigError(f"unknown config key(s): {', '.join(unknown)}{hint}; known keys: {', '.join(sorted(known))}")
     return RunConfig(**d)
 
 # %% ../nbs/00_config.ipynb #f0f5f565

@@ -7,11 +7,12 @@ __all__ = ['log', 'RECORD_KEYS', 'GENERATORS', 'AUTO_BATCH', 'PICKLE_SUFFIXES', 
            'TINY_GEN_SIZE', 'TINY_INIT_SEED', 'TOKEN_WORDS', 'SD15_UNET', 'SD15_VAE', 'SD15_TEXT', 'SD15_SCHEDULER',
            'FOLDER_SUFFIXES', 'WorkUnit', 'Candidate', 'make_record', 'Generator', 'register_generator', 'find_factory',
            'get_generator', 'resolve_device', 'resolve_dtype', 'initial_batch_size', 'is_oom', 'run_batched',
-           'check_weights', 'check_weight_file', 'weights_hash', 'snapshot_revision', 'resolve_model_folder',
-           'quiet_loading', 'scheduler_class', 'set_scheduler', 'load_pipeline', 'compile_mode_of', 'speed_up',
-           'TextEmbeddings', 'DiffusersGenerator', 'diffusers_generator', 'bytes_to_unicode', 'bpe_vocab',
-           'write_tokenizer', 'load_tokenizer', 'tiny_components', 'build_tiny', 'cache_root', 'tiny_model_folder',
-           'tiny_generator', 'sd15_random_pipeline', 'sd15_random_generator', 'read_rgb', 'FolderGenerator']
+           'check_weights', 'check_weight_file', 'weights_hash', 'snapshot_revision', 'check_model_id',
+           'resolve_model_folder', 'quiet_loading', 'scheduler_class', 'set_scheduler', 'load_pipeline',
+           'compile_mode_of', 'speed_up', 'TextEmbeddings', 'DiffusersGenerator', 'diffusers_generator',
+           'bytes_to_unicode', 'bpe_vocab', 'write_tokenizer', 'load_tokenizer', 'tiny_components', 'build_tiny',
+           'cache_root', 'tiny_model_folder', 'tiny_generator', 'sd15_random_pipeline', 'sd15_random_generator',
+           'read_rgb', 'FolderGenerator']
 
 # %% ../nbs/20_generate.ipynb #0afa7ceb
 import contextlib, gc, hashlib, importlib.util, json, os, re, shutil, tempfile, time, warnings
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 from PIL import Image, ImageOps
-from .config import RunConfig, ConfigError, InputError, get_logger
+from .config import RunConfig, ConfigError, InputError, get_logger, did_you_mean
 from .io import sha256_file
 
 # %% ../nbs/20_generate.ipynb #52f482fd
@@ -82,7 +83,8 @@ def find_factory(model_id:str)->Callable|None:
     if pre: return GENERATORS[max(pre, key=len)]
     if model_id.startswith('builtin:'):
         known = sorted(k for k in GENERATORS if k.startswith('builtin:'))
-        raise ConfigError(f"unknown built-in model {model_id!r}; built-ins: {', '.join(known)}")
+        raise ConfigError(f"unknown built-in model {model_id!r}{did_you_mean(model_id, known) or ';'} built-ins: "
+                          f"{', '.join(known)}")
     return None
 
 def get_generator(cfg:RunConfig)->Generator:
@@ -204,19 +206,30 @@ def _download(model_id, revision, use_safetensors, local_files_only):
         return StableDiffusionPipeline.download(model_id, revision=revision or None, use_safetensors=use_safetensors,
                                                 local_files_only=local_files_only)
 
-def resolve_model_folder(cfg:RunConfig)->tuple:
-    "(folder, revision) holding `cfg.model_id`: a local folder, or a hub id from the cache or the network."
+def check_model_id(cfg:RunConfig)->None:
+    "Refuse a `model_id` that no backend can load (a misspelt built-in, a missing folder, no hub id): no model, no network."
     mid, p = cfg.model_id, Path(cfg.model_id).expanduser()
+    if mid.startswith('folder:'):
+        if not Path(mid[len('folder:'):]).expanduser().is_dir():
+            raise InputError(f"model_id {mid!r}: {mid[len('folder:'):]} is not a folder (of images per label)")
+        return
+    if find_factory(mid) is not None: return            # a built-in or another registered backend
     if p.is_dir():
         if not (p/'model_index.json').is_file():
             raise InputError(f"{p} is not a diffusers pipeline folder (no model_index.json); save one with "
                              "`pipe.save_pretrained(folder)`")
-        return p, weights_hash(p)
+        return
     if p.suffix in WEIGHT_SUFFIXES: check_weight_file(p, cfg.allow_pickle)
     if p.suffix in WEIGHT_SUFFIXES or not _HUB_ID.match(mid):
         raise InputError(f"model_id {mid!r} is neither an existing folder nor a Hugging Face hub id "
                          "('owner/name'); single-file checkpoints are not supported: convert them to a diffusers "
                          "folder (diffusers' `from_single_file(...).save_pretrained(folder)`)")
+
+def resolve_model_folder(cfg:RunConfig)->tuple:
+    "(folder, revision) holding `cfg.model_id`: a local folder, or a hub id from the cache or the network."
+    mid, p = cfg.model_id, Path(cfg.model_id).expanduser()
+    check_model_id(cfg)
+    if p.is_dir(): return p, weights_hash(p)
     st = None if cfg.allow_pickle else True
     try: folder = _download(mid, cfg.model_revision, st, local_files_only=True)
     except Exception as e:
@@ -228,7 +241,7 @@ def resolve_model_folder(cfg:RunConfig)->tuple:
             hint = (' The repository may only have pickle (.bin/.ckpt) weights: set allow_pickle=True if you trust '
                     'them.' if 'safetensors' in str(e2) else '')
             raise InputError(f"could not load model {mid!r}: not in the local cache and the download failed "
-                             f"({type(e2).__name__}: {str(e2)[:300]}).{hint} To fix: "
+                             f"({type(e2).__name__}: {str(e2).strip()}).{hint} To fix: "
                              f"{_download_help(mid, cfg.model_revision)}") from None
     return Path(folder), snapshot_revision(folder) or cfg.model_revision
 

@@ -116,8 +116,8 @@ def atomic_write(
     root:str|Path|None=None,  # the run's folder (out_dir, mirror_root): no link below it is followed
 )->Path:
     "Write `data` to `path` atomically (temp file, fsync, `os.replace`); parents are created."
-    p = Path(path)
-    if root is not None: make_dirs(root, p.parent); safe_path(root, p)
+    p = Path(path)          # relative to the current folder, like `root`
+    if root is not None: make_dirs(root, p.parent.absolute()); safe_path(root, p.absolute())
     else: p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f'.{p.name}.{os.getpid()}{TMP_SUFFIX}')
     if os.path.lexists(tmp) and (root is None or not os.path.islink(tmp)): os.unlink(tmp)

@@ -1,5 +1,5 @@
 "The `facesynth` command line from the outside: the issue's run, plan without torch, exit codes, report, check."
-import json, subprocess, sys
+import json, re, subprocess, sys
 import pandas as pd
 import pytest
 from conftest import FER, facesynth
@@ -19,6 +19,7 @@ def test_issue_command_exits_0_with_a_filled_report(fer_run):
     out, r = fer_run
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"report: {out/'findings.html'}" in r.stdout
+    assert f"facesynth evaluate {out}" in r.stdout and f"open {out/'findings.html'}" in r.stdout   # what comes next
     st = json.loads((out/'status.json').read_text())
     md = (out/'findings.md').read_text()
     sec10 = md[md.index('## 10.'):md.index('## 11.')]
@@ -64,11 +65,45 @@ def test_plan_loads_no_model_library(tmp_path):
     assert plan.loc['disgust', 'target'] == 11858 and 'disgust' in r.stdout
 
 def test_dry_run_prints_estimates_and_generates_nothing(tmp_path):
-    r = facesynth('run', '--raw_root', FER, '--out_dir', tmp_path/'o', '--dry-run', '--progress', 'false')
+    r = facesynth('run', '--raw-root', FER, '--out-dir', tmp_path/'o', '--dry-run', '--progress', 'false')
     assert r.returncode == 0, r.stderr
-    est = json.loads(r.stdout[r.stdout.index('{'):])
-    assert est['planned'] > 0 and est['disk_bytes'] > 0 and est['free_bytes'] > 0
+    disk = re.search(r'^disk needed: about [\d.]+ (KB|MB|GB) \(.* per original, .* per synthetic image\); '
+                     r'[\d.]+ (MB|GB|TB) free$', r.stdout, re.M)
+    assert disk and re.search(r'^synthetic images planned: [\d,]+ ', r.stdout, re.M), r.stdout
+    assert 'time: unknown: a dry run loads no model' in r.stdout and 'null' not in r.stdout
     assert not (tmp_path/'o'/'journal.jsonl').exists()
+
+def test_dry_run_refuses_a_misspelt_model_before_the_scan(tmp_path):
+    r = facesynth('run', '--raw_root', FER, '--out_dir', tmp_path/'o', '--model_id', 'builtin:tiyn', '--dry-run')
+    assert r.returncode == 2 and "did you mean 'builtin:tiny'?" in r.stderr, r.stderr
+    assert not (tmp_path/'o').exists()                     # refused before out_dir was claimed or raw_root scanned
+
+def test_kebab_case_options_and_value_typos(tmp_path):
+    r = facesynth('plan', '--raw-root', FER, '--out-dir', tmp_path/'p', '--target-total', 700, '--progress', 'false')
+    assert r.returncode == 0, r.stderr
+    assert pd.read_csv(tmp_path/'p'/'plan.csv').target.sum() == 700
+    r = facesynth('run', '--raw_root', FER, '--out_dir', tmp_path/'o', '--face-policy', 'singel')
+    assert r.returncode == 2
+    assert "--face_policy 'singel' is not allowed" in r.stderr and "did you mean 'single'?" in r.stderr, r.stderr
+    assert 'RunConfig.' not in r.stderr
+
+def test_unfinished_run_check_evaluate_and_a_fixed_model(tmp_path):
+    "A run whose model failed to load: check and evaluate give the resume command; the model may be fixed."
+    out = tmp_path/'o'
+    r = facesynth('run', '--raw_root', FER, '--out_dir', out, '--model_id', 'nobody/not-cached-xyz', '--face_policy', 'off',
+                  '--target_total', 280, '--progress', 'false')
+    assert r.returncode == 2 and 'not in the local Hugging Face cache' in r.stderr, r.stderr
+    for cmd in ('check', 'evaluate'):
+        r = facesynth(cmd, out)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert 'has not finished' in r.stderr and f'resume it with: facesynth run --out_dir {out} ' in r.stderr
+        assert '--model_id nobody/not-cached-xyz' in r.stderr and '--target_total 280' in r.stderr
+        lines = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+        assert len(lines) == len(set(lines)) == 1, lines     # one line, said once
+    r = facesynth('run', '--raw_root', FER, '--out_dir', out, '--model_id', 'builtin:tiny', '--face_policy', 'off',
+                  '--target_total', 280, '--progress', 'false', '--dry-run')
+    assert r.returncode == 0, r.stderr                     # nothing was made: a fixed model needs no --restart
+    assert json.loads((out/'run.json').read_text())['config']['model_id'] == 'builtin:tiny'
 
 def test_bad_config_exits_2_naming_the_key(tmp_path):
     cfgf = tmp_path/'c.yaml'; cfgf.write_text('target_totl: 10\n')

@@ -141,6 +141,7 @@ def test_status_totals_equal_manifests_equal_files(run):
     out = run['out']; st = json.loads((out/'status.json').read_text())
     man = read_manifests(out)
     files = {p.relative_to(out).as_posix() for p in (out/'curated').rglob('*') if p.is_file()}
+    files -= {f'curated/{s}/metadata.csv' for s in SPLITS}         # Hugging Face's, one per split
     assert set(man.path) == files and len(man) == len(files) == st['total_images']
     assert st['total_synthetic'] == int((man.source == 'synthetic').sum())
     assert st['total_original'] == len(run['orig'])
@@ -165,27 +166,76 @@ def test_hf_imagefolder_loads_with_splits_labels_counts(run, tmp_path, monkeypat
     ds = datasets.load_dataset('imagefolder', data_dir=str(run['out']/'curated'), cache_dir=str(tmp_path/'hf'))
     assert set(ds) == {'train', 'validation', 'test'}          # imagefolder reads the `val` folder as `validation`
     man = read_manifests(run['out']); lm = json.loads((run['out']/'label_map.json').read_text())
-    names = ds['train'].features['label'].names
-    assert names == sorted(lm) and all(lm[n] == i for i, n in enumerate(names))   # HF indices == label_map
+    assert set(ds['train'].column_names) == {'image', 'label', 'label_index', 'source', 'group_id'}  # metadata.csv
     for hf, s in (('train', 'train'), ('validation', 'val'), ('test', 'test')):
-        got = pd.Series(ds[hf]['label']).map(dict(enumerate(names))).value_counts().sort_index()
-        want = man[man.split == s].label.value_counts().sort_index()
-        assert got.to_dict() == want.to_dict(), hf
+        got = pd.DataFrame({c: ds[hf][c] for c in ('label', 'label_index', 'source')})
+        want = man[man.split == s]
+        assert got.value_counts().sort_index().to_dict() == want[['label', 'label_index', 'source']].value_counts().sort_index().to_dict(), hf
+        assert (got.label.map(lm) == got.label_index).all()
+    assert set(ds['train']['source']) == {'original', 'synthetic'}   # original vs synthetic survives the loader
     im = ds['test'][0]['image']; assert (im.size, im.mode) == ((224, 224), 'L')
 
 
 def test_torchvision_imagefolder_layout(run):
-    "torchvision.datasets.ImageFolder(root=curated/<split>) needs root/<class>/<image>, every class folder non-empty."
+    "torchvision.datasets.ImageFolder(root=curated/<split>) numbers the class folders (sorted) as label_map.json does."
     lm = json.loads((run['out']/'label_map.json').read_text())
     for s in SPLITS:
         root = run['out']/'curated'/s
         entries = list(root.iterdir())
-        assert all(e.is_dir() for e in entries), f'{s}: only class folders at the top'
-        classes = sorted(e.name for e in entries)
-        assert classes == sorted(lm), f'{s} lacks classes: ImageFolder would renumber them'
-        for c in classes:
-            files = list((root/c).iterdir())
-            assert files and all(f.is_file() and f.suffix == '.png' for f in files), (s, c)
+        assert {e.name for e in entries if not e.is_dir()} == {'metadata.csv'}, f'{s}: class folders and metadata.csv'
+        classes = sorted(e.name for e in entries if e.is_dir())   # torchvision's find_classes
+        assert {c: i for i, c in enumerate(classes)} == lm, f'{s}: ImageFolder would number classes differently'
+        for c in classes: assert all(f.is_file() and f.suffix == '.png' for f in (root/c).iterdir()), (s, c)
+
+
+class _ImageFolder:
+    "What torchvision's ImageFolder does with a folder (find_classes, make_dataset), for machines without torchvision."
+    def __init__(self, root, allow_empty=False):
+        self.classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.samples = [(str(p), i) for c, i in self.class_to_idx.items() for p in sorted(Path(root, c).glob('*.png'))]
+        empty = set(self.classes) - {self.classes[i] for _, i in self.samples}
+        if empty and not allow_empty: raise FileNotFoundError(f'Found no valid file for the classes {sorted(empty)}')
+
+
+def _readme_examples()->list:
+    "The python code blocks of the README's loading section (nbs/index.ipynb)."
+    nb = json.loads((Path(__file__).parents[1]/'nbs'/'index.ipynb').read_text())
+    md = next(''.join(c['source']) for c in nb['cells'] if '## What comes out, and how to load it' in ''.join(c['source']))
+    return [b.split('```', 1)[0] for b in md.split('```python\n')[1:]]
+
+
+def test_readme_loading_examples_run(run, tmp_path, monkeypatch):
+    "The README's pandas, Hugging Face and torchvision examples run on a real out_dir, with an empty label folder."
+    import sys, types
+    out = tmp_path/'out'; shutil.copytree(run['out'], out)
+    test_sad = out/'curated'/'test'/'sad'
+    for p in test_sad.glob('*.png'): p.unlink()             # a label without an image in a split: its folder stays
+    m = pd.read_csv(out/'test.csv'); m[m.label != 'sad'].to_csv(out/'test.csv', index=False)
+    md = pd.read_csv(test_sad.parent/'metadata.csv'); md[md.label != 'sad'].to_csv(test_sad.parent/'metadata.csv', index=False)
+    monkeypatch.setenv('HF_DATASETS_OFFLINE', '1'); monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    monkeypatch.setenv('HF_DATASETS_CACHE', str(tmp_path/'hf'))
+    try: import torchvision  # noqa: F401
+    except ImportError:
+        tv = types.ModuleType('torchvision'); tv.datasets = types.ModuleType('torchvision.datasets')
+        tv.datasets.ImageFolder = _ImageFolder
+        monkeypatch.setitem(sys.modules, 'torchvision', tv); monkeypatch.setitem(sys.modules, 'torchvision.datasets', tv.datasets)
+    blocks = _readme_examples()
+    assert len(blocks) == 3 and "OUT = 'demo_out'" in blocks[0]
+    ns = {}
+    exec(blocks[0].replace("OUT = 'demo_out'", f"OUT = {str(out)!r}"), ns)
+    assert ns['label_map'] == json.loads((out/'label_map.json').read_text()) and list(ns['label_map']) == sorted(ns['label_map'])
+    assert len(ns['real_train']) == int((ns['train'].source == 'original').sum()) > 0
+    assert ns['train'].file.map(os.path.isfile).all()
+    assert dict(zip(ns['train'].label, ns['train'].fer_index)).get('neutral', 6) == 6
+    exec(blocks[1], ns)
+    ds, lm = ns['ds'], ns['label_map']
+    assert ds['train'].features['label'].names == list(lm)
+    assert [lm[n] for n in ds['train'].features['label'].int2str(ds['train']['label'])] == ds['train']['label_index']
+    assert set(ns['real']['source']) == {'original'} and len(ns['real']) == len(ns['real_train'])
+    exec(blocks[2], ns)
+    assert ns['test_set'].class_to_idx == lm and len(ns['test_set'].samples) == len(ds['test'])
+    with pytest.raises(FileNotFoundError): sys.modules['torchvision'].datasets.ImageFolder(str(test_sad.parent))
 
 
 def test_rerun_is_idempotent_and_removes_only_what_a_run_wrote(run):
@@ -332,7 +382,7 @@ def test_fer_layout_run_with_builtin_tiny(tmp_path, monkeypatch):
     tr = man[man.split == 'train'].groupby(['label', 'source']).size().unstack(fill_value=0)
     assert (tr.synthetic / (tr.synthetic + tr.original) <= cfg.synthetic_cap).all() and len(tr) == 7
     o = cur[cur.source == 'original']; assert (o.groupby('group_id').split.nunique() == 1).all()
-    files = {p.relative_to(cfg.out).as_posix() for p in (cfg.out/'curated').rglob('*') if p.is_file()}
+    files = {p.relative_to(cfg.out).as_posix() for p in (cfg.out/'curated').rglob('*.png')}
     assert st['total_images'] == len(man) == len(files) and set(man.path) == files
     assert st['model_is_builtin'] and 'not faces' in st['model_note'] and st['prompts_version_hash'] == prompts_version_hash(bank)
     assert st['export']['linked'] == len(syn)                          # synth's PNGs are already 224x224 L: hard-linked
