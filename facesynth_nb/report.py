@@ -262,7 +262,7 @@ def _n_plots(r:RunFiles)->int:
 def sec_stages(r:RunFiles, figs:dict)->str:
     "Section 3: each stage with this run's count."
     s = r.status; size = s.get('image_size') or {}; acc = _acceptance(r)
-    n_files = sum(1 for p in (r.out/'curated').rglob('*') if p.is_file()) if (r.out/'curated').is_dir() else None
+    n_images = sum(1 for p in (r.out/'curated').rglob('*.png') if p.is_file()) if (r.out/'curated').is_dir() else None
     items = [
         f"**Scan** `raw_root`: {fmt_int(len(r.originals) if len(r.originals) else s.get('total_original'))} readable originals, "
         f"{fmt_int(s.get('quarantined', len(r.quarantine)))} quarantined (`quarantine.csv`).",
@@ -275,7 +275,8 @@ def sec_stages(r:RunFiles, figs:dict)->str:
         f"**Post-process**: every image {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}, mode `{md_escape(size.get('mode', NOT_RECORDED))}`.",
         f"**Curate**: {fmt_int(s.get('total_images'))} images split train/val/test; "
         f"{fmt_int(s.get('over_cap_dropped'))} synthetic images dropped over the cap.",
-        f"**Export**: {fmt_int(n_files)} files under `curated/`, manifests `train.csv`, `val.csv`, `test.csv`.",
+        f"**Export**: {fmt_int(n_images)} images under `curated/` (with a `metadata.csv` per split for HF imagefolder), "
+        "manifests `train.csv`, `val.csv`, `test.csv`.",
         f"**Diagnose**: {_n_plots(r)} plots under `{PLOTS}/`.", "**Report**: this document.",
     ]
     return '\n'.join(f'{i}. {t}' for i, t in enumerate(items, 1))
