@@ -192,7 +192,9 @@ def bootstrap_weights(n:int, resamples:int, seed:int)->np.ndarray:
 def interval(samples:np.ndarray, ci:float=0.95)->tuple:
     "The central `ci` percentile interval over the first axis (NaN-aware)."
     q = 100 * (1 - ci) / 2
-    with np.errstate(invalid='ignore'): return tuple(np.nanpercentile(samples, [q, 100 - q], axis=0))
+    with np.errstate(invalid='ignore'), warnings.catch_warnings():   # a label absent from every resample: NaN
+        warnings.simplefilter('ignore', RuntimeWarning)
+        return tuple(np.nanpercentile(samples, [q, 100 - q], axis=0))
 
 TOO_FEW = 'too few real test faces to tell'
 MIN_TEST_PER_LABEL, MIN_TEST_TOTAL = 20, 100
