@@ -130,6 +130,53 @@ def test_open_questions_answered_with_this_runs_numbers(run_dir):
     assert f"at curation {s['over_cap_dropped']['count']} synthetic images were dropped" in ans
 
 
+def test_no_claim_contradicts_what_the_run_did(fresh):
+    """Render the same run with every feature off (no label check, not evaluated) and on (label gate rejecting,
+    evaluated): each report says what that run did, and no sentence of the other kind survives."""
+    import hashlib
+    from facesynth_nb.gates import GATES
+    s = json.loads((fresh/'status.json').read_text())
+    off = dict(s); off.pop('quality', None); off.pop('evaluation', None)
+    (fresh/'status.json').write_text(json.dumps(off)); render_report(fresh, engine='builtin')
+    md_off = (fresh/'findings.md').read_text()
+    assert 'not checked by this run' in md_off and '**Prompted expressions are not verified.**' in md_off
+    assert 'not measured yet: `facesynth evaluate OUT_DIR`' in md_off and 'Measure utility' in md_off
+    assert 'Does the synthetic data help?' not in md_off and 'Out of scope' not in md_off
+    q = dict(s.get('quality') or {}, label_gate='reject', label_policy='reject', label_auto_floor=0.5, label_prob_min=0.05,
+             validator=dict(kind='cnn', model='CNN', n_train=40, accuracy=0.61, measured_on='20 faces of the val originals',
+                            recall={lb: 0.6 for lb in ('angry', 'sad')}),
+             counts={g: dict(rejected=0, failed=3 if g == 'label' else 0, flagged=0) for g in GATES})
+    ev = dict(labels=['angry', 'sad'], seeds=[1], verdict='no measurable effect', classifier=dict(name='cnn'),
+              conclusion='No measurable effect: adding the 9 synthetic images changed macro-F1 by +0.010.',
+              bootstrap=dict(resamples=10), split_sizes=dict(train_real=dict(total=8), train_mixed=dict(total=17),
+                                                             test_real=dict(total=4, per_label={'angry': 2, 'sad': 2})),
+              arms={a: dict(mean=dict(accuracy=0.5, macro_f1=0.5, f1={'angry': 0.5, 'sad': 0.5}),
+                            std=dict(accuracy=0, macro_f1=0, f1={'angry': 0, 'sad': 0}),
+                            ci95=dict(f1={'angry': [0.4, 0.6], 'sad': [0.4, 0.6]}), confusion=[[1, 1], [1, 1]])
+                    for a in ('real', 'mixed')},
+              comparisons={'mixed-real': dict(accuracy=dict(diff=0.0, ci95=[-0.1, 0.1], verdict='no measurable effect'),
+                                              macro_f1=dict(diff=0.01, ci95=[-0.1, 0.1], verdict='no measurable effect'),
+                                              f1={lb: dict(diff=0.0, ci95=[-0.1, 0.1], verdict='no measurable effect')
+                                                  for lb in ('angry', 'sad')},
+                                              recall={lb: dict(diff=0.0, ci95=[-0.1, 0.1], verdict='no measurable effect')
+                                                      for lb in ('angry', 'sad')})})
+    (fresh/'evaluation.json').write_text(json.dumps(ev))
+    on = dict(s, quality=q, evaluation=dict(sha256=hashlib.sha256((fresh/'evaluation.json').read_bytes()).hexdigest()))
+    (fresh/'status.json').write_text(json.dumps(on)); render_report(fresh, engine='builtin')
+    md_on = (fresh/'findings.md').read_text()
+    n = len(re.findall(r'^## \d+\. ', md_on, re.M))
+    assert re.findall(r'^## (\d+)\. ', md_on, re.M) == [str(i) for i in range(1, n + 1)]
+    assert f'## {n}. Does the synthetic data help?' in md_on and f'measured (section {n}): No measurable effect' in md_on
+    assert 'checked by a cnn validator of accuracy 0.6100 (61.00 %)' in md_on and 'rejected mismatches' in md_on
+    assert 'the label gate rejected 3 candidates' in md_on and 'not verified' not in md_on and 'not checked' not in md_on
+    assert 'Measure utility' not in md_on and 'not measured yet' not in md_on and 'A label check that rejects' not in md_on
+    for claim in ('Out of scope', 'judging expressions automatically', 'three gates', '3 gates'):
+        assert claim not in md_on + md_off, claim
+    assert f"scored by the {len(GATES)} gates" in md_on and ' → '.join(GATES) in md_on
+    n_plots = len(list((fresh/'plots').glob('*.png')))
+    assert f'**Diagnose**: {n_plots} plots under `plots/`' in md_on
+
+
 # ---------------------------------------------------------------- banners
 
 def test_builtin_warning_is_at_the_top(run_dir):
