@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['LABEL_MAX_CHARS', 'LABEL_PUNCT', 'DEFAULT_MODEL_ID', 'MODEL_ALIASES', 'CHOICES', 'SPLITS', 'YAML_MAX_BYTES',
            'YAML_MAX_ALIASES', 'NON_OUTPUT_FIELDS', 'FacesynthError', 'ConfigError', 'InputError', 'CheckFailed',
-           'check_label', 'get_logger', 'progress', 'RunConfig', 'short_repr', 'did_you_mean', 'validate_config',
-           'config_to_dict', 'config_from_dict', 'read_yaml_file', 'load_config', 'save_config', 'hashed_fields',
-           'config_hash', 'changed_fields']
+           'check_label', 'get_logger', 'progress', 'is_builtin_model', 'RunConfig', 'short_repr', 'did_you_mean',
+           'validate_config', 'config_to_dict', 'config_from_dict', 'read_yaml_file', 'load_config', 'save_config',
+           'hashed_fields', 'config_hash', 'changed_fields']
 
 # %% ../nbs/00_config.ipynb #34c244a6
 import difflib, hashlib, json, logging, math, os, re, stat, unicodedata, warnings
@@ -93,6 +93,11 @@ CHOICES['synthetic_framing'] = ('match', 'face', 'full')
 CHOICES['synthetic_tone'] = ('off', 'match')
 CHOICES['synthetic_resample'] = ('off', 'native')
 SPLITS = ('train', 'val', 'test')
+
+# %% ../nbs/00_config.ipynb #ff06fe1b
+def is_builtin_model(model_id:str)->bool:
+    "Is `model_id` one of the offline built-in models (`builtin:...`), which make noise, not faces?"
+    return str(model_id).startswith('builtin:')
 
 # %% ../nbs/00_config.ipynb #f3b3eefe
 @dataclass(frozen=True)

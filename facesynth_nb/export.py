@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps
-from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash, config_to_dict)
+from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash, config_to_dict,
+                                  is_builtin_model)
 from .io import (atomic_write, atomic_write_json, save_png_atomic, sha256_file, TMP_SUFFIX,
                              is_inside, ensure_inside, WorkerPool, make_dirs, safe_path, remove_file,
                              remove_empty_dirs)
@@ -422,7 +423,7 @@ def build_status(
         leakage=_leakage(curated), synthetic_generation=journal_summary(journal), plan=plan_summary(plan),
         quarantined=_quarantine(quarantine, cfg), disk_usage=_disk(curated, originals, synthetic, cfg),
         gray_stats=gray_stats(curated, cfg, gray_n), config_hash=config_hash(cfg),
-        model=model_info or {'model_id': cfg.model_id}, model_is_builtin=cfg.model_id.startswith('builtin:'))
+        model=model_info or {'model_id': cfg.model_id}, model_is_builtin=is_builtin_model(cfg.model_id))
     if st['model_is_builtin']:
         st['model_note'] = f'{cfg.model_id} is an untrained built-in model: its images are noise, not faces'
     clash = sorted(set(extra or {}) & set(st))

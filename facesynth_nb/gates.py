@@ -17,7 +17,7 @@ import cv2
 import imagehash
 import numpy as np
 from PIL import Image, ImageOps
-from .config import RunConfig, ConfigError, CheckFailed, get_logger
+from .config import RunConfig, ConfigError, CheckFailed, get_logger, is_builtin_model
 from .hashindex import NearDupIndex, phash_int, phash_hex
 from .ingest import to_gray
 
@@ -233,7 +233,7 @@ def _label_score(s, ctx, cfg, label):
 
 def noise_model(cfg:RunConfig)->bool:
     "Does `cfg.model_id` make noise, not faces (the built-in offline models)?"
-    return cfg.model_id.startswith('builtin:')
+    return is_builtin_model(cfg.model_id)
 
 def _label_mode(cfg, ctx):
     if ctx.validator is None or cfg.label_policy == 'off': return 'off'

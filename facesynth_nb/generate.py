@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 from PIL import Image, ImageOps
-from .config import RunConfig, ConfigError, InputError, get_logger, did_you_mean
+from .config import RunConfig, ConfigError, InputError, get_logger, did_you_mean, is_builtin_model
 from .io import sha256_file
 
 # %% ../nbs/20_generate.ipynb #52f482fd
@@ -81,8 +81,8 @@ def find_factory(model_id:str)->Callable|None:
     if model_id in GENERATORS: return GENERATORS[model_id]
     pre = [k for k in GENERATORS if k.endswith(':') and model_id.startswith(k)]
     if pre: return GENERATORS[max(pre, key=len)]
-    if model_id.startswith('builtin:'):
-        known = sorted(k for k in GENERATORS if k.startswith('builtin:'))
+    if is_builtin_model(model_id):
+        known = sorted(k for k in GENERATORS if is_builtin_model(k))
         raise ConfigError(f"unknown built-in model {model_id!r}{did_you_mean(model_id, known) or ';'} built-ins: "
                           f"{', '.join(known)}")
     return None
@@ -384,7 +384,7 @@ class DiffusersGenerator:
         n, run = len(units), self._padded(units)
         gens = [torch.Generator('cpu').manual_seed(u.seed) for u in run]   # one each, pads too
         # the built-in models' toy tokenizer spells most words letter by letter: their prompt truncation is expected
-        with quiet_loading() if self.model_id.startswith('builtin:') else contextlib.nullcontext():
+        with quiet_loading() if is_builtin_model(self.model_id) else contextlib.nullcontext():
             out = self.pipe(**self._prompts(run), num_inference_steps=self.cfg.num_inference_steps,
                             guidance_scale=self.cfg.guidance_scale, height=self.gen_size,
                             width=self.gen_size, generator=gens, output_type='pil')

@@ -14,7 +14,7 @@ import hashlib, json, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
-from .config import (RunConfig, ConfigError, InputError, get_logger, config_hash, config_to_dict,
+from .config import (RunConfig, ConfigError, InputError, get_logger, config_hash, config_to_dict, is_builtin_model,
                                  changed_fields, load_config)
 from .io import (atomic_write_json, atomic_write, png_bytes, RunLock, remove_stale_tmp, check_root,
                              refuse_links, is_inside, DEMO_RAW)
@@ -221,7 +221,7 @@ def plan_only(cfg:RunConfig)->RunResult:
 def _model_info(cfg:RunConfig, synthetic:pd.DataFrame)->dict:
     keys = ('model_id', 'model_revision', 'scheduler', 'dtype', 'device', 'gen_width', 'gen_height', 'steps', 'guidance')
     info = {k: synthetic[k].iloc[0] for k in keys if len(synthetic) and k in synthetic}
-    return {**info, 'model_id': cfg.model_id, 'builtin': cfg.model_id.startswith('builtin:')}
+    return {**info, 'model_id': cfg.model_id, 'builtin': is_builtin_model(cfg.model_id)}
 
 def _generate(cfg, originals, plan, generator):
     from facesynth_nb.prompts import load_prompt_bank, check_bank_covers, prompts_version_hash
@@ -319,7 +319,7 @@ def run_demo(out_dir:str|Path='demo_out',      # where the run writes
     "The `make demo` run: embedded demo faces (or `raw_root`) with `model_id`; face gate off for builtin models."
     out = Path(out_dir)
     raw = Path(raw_root) if raw_root else _demo_raw(out, restart)
-    builtin = model_id.startswith('builtin:')
+    builtin = is_builtin_model(model_id)
     kw = dict(target_total=210 if not raw_root else 83_000, face_policy='off' if builtin else 'single',
               num_inference_steps=30, progress=True)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(out), model_id=model_id, **{**kw, **overrides})

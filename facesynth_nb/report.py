@@ -21,7 +21,7 @@ from string import Template
 import numpy as np
 import pandas as pd
 import mistune
-from .config import InputError, get_logger
+from .config import InputError, get_logger, is_builtin_model
 from .io import atomic_write
 from .diagnose import (PLOTS, TOLERANCE_PCT, RunFiles, as_run, read_balance, class_composition, diagnose,
                                    gate_summary, load_run, rejection_table, split_composition, GALLERY_ROWS, GALLERY_K)
@@ -115,7 +115,7 @@ def md_list(items:list)->str:
 def is_builtin(r:RunFiles)->bool:
     "Did this run's images come from a built-in (untrained) model?"
     model = r.status.get('model') or {}
-    return bool(model.get('builtin')) or str(r.status.get('generation_model_id', '')).startswith('builtin:')
+    return bool(model.get('builtin')) or is_builtin_model(r.status.get('generation_model_id', ''))
 
 def demo_source(r:RunFiles)->str|None:
     "What the demo's originals are, when this is a demo run (a `demo` marker or originals from scikit-image), else None."
