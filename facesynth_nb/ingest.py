@@ -227,14 +227,12 @@ def _utf8(name:str)->bool:
     try: name.encode('utf-8'); return True
     except UnicodeEncodeError: return False
 
-def _inside(path:str, root:str)->bool: return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
 def _entry(e:os.DirEntry, rel:str, real_root:str):
     "('file', stat) or ('bad', reason, detail) or ('dir',) or ('skip', why) for one directory entry."
     try:
         if e.is_symlink():
             target = os.path.realpath(e.path)
-            if not _inside(target, real_root): return ('bad', 'symlink_outside', f'points to {target}, outside raw_root')
+            if not is_inside(target, real_root): return ('bad', 'symlink_outside', f'points to {target}, outside raw_root')
             if os.path.isdir(target): return ('skip', 'a symlinked folder is not entered')
             return ('file', os.stat(e.path))
         if e.is_dir(follow_symlinks=False): return ('dir',)
