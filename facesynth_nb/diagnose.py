@@ -540,6 +540,7 @@ def _files_by_id(r:RunFiles)->dict:
 def _gallery(rows:list, names:list, title:str, path:Path, empty:str, heads:list|None=None)->Path:
     "A mosaic of `rows` of image paths named per row (`_plot_mosaic`), or a note that there is nothing to show."
     gap = 1 if heads else None
+    if not rows: rows, names = [[None]], ['']    # one blank row: the note gets a readable figure
     return _plot_mosaic(rows, names, 64, gap, heads or [], title, path, empty)
 
 def gallery_matches(run:'RunFiles|str|Path')->tuple:

@@ -201,6 +201,7 @@ def test_plan_respects_a_running_lock_and_a_pinned_run(demo_raw, tmp_path):
     run = json.loads((out / RUN_FILE).read_text())
     run['kind'] = 'run'  # as if generation had started
     (out / RUN_FILE).write_text(json.dumps(run))
+    (out / 'journal.jsonl').write_text('{"unit_id": "angry-000000"}\n')  # and had decided a candidate
     r = facesynth('plan', '--raw_root', demo_raw, '--out_dir', out, *FAST, '--target_total', 700)
     one_line_error(r, 'another config', 'target_total')
     assert (out / 'plan.csv').read_text() == plan

@@ -121,6 +121,7 @@ def test_refuses_another_config_in_a_used_out_dir_and_restart_moves_it_aside(tmp
     raw = _small_raw(tmp_path/'raw'); out = tmp_path/'o'
     assert facesynth('run', '--raw_root', raw, '--out_dir', out, '--dry-run', *ARGS).returncode == 0
     (out/'run.json').write_text(json.dumps({'config_hash': 'x', 'config': {'seed': 1, 'blur_var_min': 3.0}}))
+    (out/'journal.jsonl').write_text('{"unit_id": "angry-000000"}\n')   # it made something: its config holds
     r = facesynth('run', '--raw_root', raw, '--out_dir', out, *ARGS)
     assert r.returncode == 2 and 'blur_var_min' in r.stderr and 'seed' in r.stderr and '--restart' in r.stderr
     r = facesynth('run', '--raw_root', raw, '--out_dir', out, '--restart', '--face_policy', 'off', *ARGS[:2], '--target_total', 8,
