@@ -16,7 +16,8 @@ from PIL import Image, ImageOps
 from skimage import data as skdata
 
 from facesynth_nb.config import RunConfig
-from facesynth_nb.gates import evaluate, get_detector, init_worker, to_mode, to_export, laplacian_var, phash_of
+from facesynth_nb.gates import evaluate, get_detector, init_worker, to_mode, to_export, laplacian_var
+from facesynth_nb.hashindex import phash_of
 from facesynth_nb.hashindex import NearDupIndex
 
 QUICK = '--quick' in sys.argv

@@ -97,11 +97,12 @@ def main():
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from facesynth_nb.config import RunConfig
-    from facesynth_nb.ingest import scan_raw_root, n_workers
+    from facesynth_nb.ingest import scan_raw_root
+    from facesynth_nb.io import n_workers
     with tempfile.TemporaryDirectory() as td:
         td = Path(td); raw = td/'raw'; src = build(raw, a.n)
         cfg = RunConfig(raw_root=str(raw), out_dir=str(td/'out'), workers=a.workers, progress=False)
-        print(f'{a.n} 48x48 JPEG files from the {src}; {n_workers(cfg)} worker(s) on {os.cpu_count()} core(s)')
+        print(f'{a.n} 48x48 JPEG files from the {src}; {n_workers(cfg.workers)} worker(s) on {os.cpu_count()} core(s)')
         naive(raw)                                            # warm the page cache and imports
         print(f'load average before: {os.getloadavg()[0]:.2f}')
         n, t_naive, c_naive = timed(naive, raw)

@@ -15,13 +15,12 @@ __all__ = ['log', 'MAX_FILES_IN_MESSAGE', 'EVAL_FILE', 'METADATA_FILES', 'CHECKS
 import inspect, json
 from pathlib import Path
 import pandas as pd
-import imagehash
 from PIL import Image
 from .config import RunConfig, SPLITS, CheckFailed, InputError, get_logger, config_from_dict
 from .io import Journal, JournalDamaged, sha256_file
 from .curate import make_label_map
 from .plan import cap_allowance
-from .hashindex import NearDupIndex, phash_int
+from .hashindex import NearDupIndex, phash_int, phash_of
 
 # %% ../nbs/55_check.ipynb #e9c40cad
 log = get_logger(__name__)
@@ -229,7 +228,7 @@ def item_hashes(
     def one(origin, path):
         h = known.get(origin, '')
         if h: return phash_int(h)
-        with Image.open(out_dir/path) as im: return phash_int(str(imagehash.phash(im.convert('L'), hash_size=phash_size)))
+        with Image.open(out_dir/path) as im: return phash_int(phash_of(im, phash_size))
     return [one(o, p) for o, p in zip(man.origin, man.path)]
 
 # %% ../nbs/55_check.ipynb #30e5be68

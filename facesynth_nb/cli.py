@@ -83,7 +83,8 @@ def config_from_args(a:argparse.Namespace)->RunConfig:
 
 def cap_workers(cfg:RunConfig)->RunConfig:
     "`cfg` with local `workers` capped at this machine's CPU count, saying so (Ray workers are the cluster's)."
-    n = os.cpu_count() or 1
+    from facesynth_nb.io import cpu_cores   # (io stays out of the CLI's start-up)
+    n = cpu_cores()
     if cfg.engine != 'local' or cfg.workers <= n: return cfg
     log.warning('--workers %d is more than the %d CPU core(s) here; using %d', cfg.workers, n, n)
     return cfg.updated(workers=n)

@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['log', 'DPI', 'PLOTS', 'TOLERANCE_PCT', 'C_ORIG', 'C_SYN', 'EVIDENCE', 'DIAGNOSTICS', 'GALLERY_ROWS', 'GALLERY_K',
-           'normalize_status', 'RunFiles', 'load_run', 'as_run', 'plot_style', 'save_figure', 'class_composition',
-           'plot_class_counts', 'split_composition', 'plot_synthetic_fraction', 'plot_split_heatmap', 'pick_examples',
-           'thumbnail', 'mosaic', 'plot_thumbnails', 'rejection_table', 'reason_colors', 'plot_rejections',
-           'gate_summary', 'plot_gate_scores', 'plot_reject_examples', 'read_balance', 'plot_balance', 'gray_sample',
-           'gray_summary', 'plot_gray_stats', 'diagnose', 'reject_overlaps', 'label_confusion', 'plot_label_confusion',
-           'quality_table', 'gallery_matches', 'gallery_label', 'gallery_sharpness', 'gallery_originals']
+           'RunFiles', 'load_run', 'as_run', 'plot_style', 'save_figure', 'class_composition', 'plot_class_counts',
+           'split_composition', 'plot_synthetic_fraction', 'plot_split_heatmap', 'pick_examples', 'thumbnail', 'mosaic',
+           'plot_thumbnails', 'rejection_table', 'reason_colors', 'plot_rejections', 'gate_summary', 'plot_gate_scores',
+           'plot_reject_examples', 'read_balance', 'plot_balance', 'gray_sample', 'gray_summary', 'plot_gray_stats',
+           'diagnose', 'reject_overlaps', 'label_confusion', 'plot_label_confusion', 'quality_table', 'gallery_matches',
+           'gallery_label', 'gallery_sharpness', 'gallery_originals']
 
 # %% ../nbs/60_diagnose.ipynb #b7d8269b
 import io, json
@@ -55,38 +55,11 @@ def _read_journal(p:Path)->pd.DataFrame:
     return df
 
 # %% ../nbs/60_diagnose.ipynb #a046f3be
-def _flat_extras(s:dict)->dict:
-    "The flat keys a nested (export-shaped) status implies."
-    g, q, o, cap = s.get('synthetic_generation'), s.get('quarantined'), s.get('over_cap_dropped'), s.get('synthetic_cap')
-    out = {k: g[k] for k in ('candidates', 'accepted', 'rejected', 'exhausted', 'rejects_by_reason', 'rejects_by_class')
-           if isinstance(g, dict) and k in g}
-    if isinstance(q, dict): out.update(quarantined=q.get('count'), quarantined_by_reason=q.get('by_reason') or {})
-    if isinstance(o, dict): out.update(over_cap_dropped=o.get('count'), over_cap_by_class=o.get('by_class') or {})
-    if isinstance(cap, dict): out.update(synthetic_cap=cap.get('cap'), synthetic_splits=cap.get('splits'), cap_holds=cap.get('holds'))
-    plan = (s.get('plan') or {}).get('per_class') if isinstance(s.get('plan'), dict) else None
-    if isinstance(plan, dict):
-        out['plan_shortfall'] = {l: dict(shortfall=d.get('shortfall'), cause=d.get('shortfall_cause', '')) for l, d in plan.items()}
-    du = s.get('disk_usage')
-    if isinstance(du, dict): out['disk_usage_bytes'] = {k: v.get('bytes') for k, v in du.items() if isinstance(v, dict)}
-    if 'model_is_builtin' in s: out['model'] = {**(s.get('model') or {}), 'builtin': bool(s['model_is_builtin'])}
-    return out
-
-def normalize_status(status:dict)->dict:
-    "A copy of `status` that also has the flat extras (`candidates`, `quarantined`, `disk_usage_bytes`, …)."
-    s = {**status, **_flat_extras(status)}
-    b = s.get('balance')
-    if isinstance(b, dict) and 'per_class_deviation_pct' not in b and isinstance(b.get('per_class'), dict):
-        s['balance'] = {**b, 'per_class_deviation_pct': b['per_class']}
-    sc = s.get('split_counts')
-    if isinstance(sc, dict): s['split_sizes'] = {k: sum(v.values()) if isinstance(v, dict) else v for k, v in sc.items()}
-    return s
-
-# %% ../nbs/60_diagnose.ipynb #cbcc6be5
 @dataclass
 class RunFiles:
     "The files of one out_dir, read once: status, run and env dicts, and the tables (empty when a file is absent)."
     out: Path                 # the run's out_dir
-    status: dict              # status.json, normalized (`normalize_status`)
+    status: dict              # status.json, as export wrote it
     run: dict                 # run.json: the config and its hash
     env: dict                 # env_report.json
     manifest: pd.DataFrame    # train.csv, val.csv and test.csv stacked, with a `split` column
@@ -99,22 +72,30 @@ class RunFiles:
     def setting(self, name:str, default=None):
         "A setting of the run: status.json (top level or quality_thresholds), else run.json's config."
         for d in (self.status, self.status.get('quality_thresholds') or {}, self.run.get('config') or {}, self.run):
-            if isinstance(d, dict) and d.get(name) is not None: return d[name]
+            if isinstance(d, dict) and d.get(name) is not None and not isinstance(d[name], dict): return d[name]
         return default
+
+    def stat(self, path:str, default=None):
+        "The value at dotted `path` of status.json (e.g. 'quarantined.count'); `default` when any step is absent."
+        v = self.status
+        for k in path.split('.'):
+            if not isinstance(v, dict) or v.get(k) is None: return default
+            v = v[k]
+        return v
 
     @property
     def labels(self)->list:
         "The run's labels, sorted."
         return sorted(self.status.get('per_class') or (self.manifest.label.unique() if len(self.manifest) else []))
 
-# %% ../nbs/60_diagnose.ipynb #dcdd35f4
+# %% ../nbs/60_diagnose.ipynb #794c10a3
 def load_run(out_dir:str|Path)->RunFiles:
     "Read the files of `out_dir` that diagnostics and the report use; only status.json is required."
     out = Path(out_dir)
     if not out.is_dir(): raise InputError(f"out_dir {out} does not exist or is not a folder")
     mans = [m.assign(split=s) for s in SPLITS if len(m := _read_csv(out/f'{s}.csv'))]
     man = pd.concat(mans, ignore_index=True) if mans else pd.DataFrame(columns=['path', 'label', 'source', 'split'])
-    return RunFiles(out=out, status=normalize_status(_read_json(out/'status.json', required=True)), run=_read_json(out/'run.json'),
+    return RunFiles(out=out, status=_read_json(out/'status.json', required=True), run=_read_json(out/'run.json'),
                     env=_read_json(out/'env_report.json'), manifest=man, synthetic=_read_csv(out/'synthetic_meta.csv'),
                     journal=_read_journal(out/'journal.jsonl'), originals=_read_csv(out/'originals.csv'),
                     plan=_read_csv(out/'plan.csv'), quarantine=_read_csv(out/'quarantine.csv'))
@@ -288,7 +269,7 @@ def rejection_table(run:'RunFiles|str|Path')->pd.DataFrame:
     if len(j) and 'status' in j:
         rej = j[j.status == 'rejected']
         t = pd.crosstab(rej.label, rej.reason.fillna('unknown')) if len(rej) else pd.DataFrame()
-    else: t = pd.DataFrame.from_dict(r.status.get('rejects_by_class') or {}, orient='index')
+    else: t = pd.DataFrame.from_dict(r.stat('synthetic_generation.rejects_by_class', {}), orient='index')
     t = t.reindex(index=sorted(set(r.labels) | set(t.index)), fill_value=0).fillna(0).astype(int)
     t.index.name, t.columns.name = 'label', 'reason'
     return t[sorted(t.columns)]
@@ -320,19 +301,25 @@ def plot_rejections(run:'RunFiles|str|Path')->tuple:
 # %% ../nbs/60_diagnose.ipynb #a59819fd
 EVIDENCE = {'face': 'face_count', 'blur': 'blur_var', 'near_duplicate': 'nearest_dist'}   # journals without `<name>_score`
 
-def gate_summary(run:'RunFiles|str|Path')->pd.DataFrame:
-    "Per gate (`<name>_score`): count, min, median and max over the decided units, the rule it applied, its decimals."
+def _gate_scores(r:RunFiles):
+    "Each gate of the registry with what this run recorded: (gate, score column, its values, params, rule, ctx)."
     from facesynth_nb.gates import GATES, GateContext
-    r = as_run(run); j = r.journal; rows = {}
-    ctx = GateContext(dup_min=(r.status.get('quality') or {}).get('semantic_dup_min'))
+    j, ctx = r.journal, GateContext(dup_min=r.stat('quality.semantic_dup_min'))
     for g in GATES.values():
         col = g.column if g.column in j else EVIDENCE.get(g.name, g.column)
         p = {k: r.setting(k) for k in g.fields}
         try: rule = 'not recorded' if None in p.values() else g.describe(p, ctx)
         except (KeyError, TypeError, ValueError): rule = 'not recorded'
         v = pd.to_numeric(j[col], errors='coerce').dropna() if col in j else pd.Series(dtype=float)
-        rows[g.column] = dict(n=len(v), min=v.min() if len(v) else np.nan, median=v.median() if len(v) else np.nan,
-                              max=v.max() if len(v) else np.nan, rule=rule, digits=g.digits)
+        yield g, col, v, p, rule, ctx
+
+def gate_summary(run:'RunFiles|str|Path')->pd.DataFrame:
+    "Per gate (`<name>_score`): count, min, median and max over the decided units, the rule it applied, its decimals."
+    rows = {}
+    for g, col, v, p, rule, ctx in _gate_scores(as_run(run)):
+        some = len(v) > 0
+        rows[g.column] = dict(n=len(v), min=v.min() if some else np.nan, median=v.median() if some else np.nan,
+                              max=v.max() if some else np.nan, rule=rule, digits=g.digits)
     return pd.DataFrame.from_dict(rows, orient='index')
 
 # %% ../nbs/60_diagnose.ipynb #04423eb1
@@ -343,36 +330,31 @@ def _hist_by_status(ax, j:pd.DataFrame, col:str, bins):
     ax.hist([v for _, v in groups], bins=bins, stacked=True, label=[s for s, _ in groups],
             color=[{'accepted': '#55A868', 'rejected': '#C44E52'}[s] for s, _ in groups])
 
-def _plot_blur(ax, j:pd.DataFrame, thr):
-    v = pd.to_numeric(j.get('blur_var', pd.Series(dtype=float)), errors='coerce').dropna()
-    if v.empty: return _say(ax, 'blur_var not recorded')
-    lo, hi = max(v.min(), 0.1), max(v.max(), 1.0)
-    _hist_by_status(ax, j, 'blur_var', np.geomspace(lo*0.9, hi*1.1, 30)); ax.set_xscale('log')
-    if thr is not None: ax.axvline(thr, color='crimson', ls='--', label=f'min {thr:g}')
-    ax.set_xlabel('Laplacian variance (log)'); ax.set_title('blur_var'); ax.legend()
-
-def _plot_faces(ax, j:pd.DataFrame, policy):
-    from facesynth_nb.gates import FACE_RULES
-    v = pd.to_numeric(j.get('face_count', pd.Series(dtype=float)), errors='coerce').dropna()
-    if v.empty: return _say(ax, 'face_count not recorded')
-    _hist_by_status(ax, j, 'face_count', np.arange(-0.5, max(v.max(), 2) + 1.5))
-    ax.set_xlabel('faces found'); ax.set_title(f"face_count ({FACE_RULES.get(policy, 'not recorded')})"); ax.legend()
-
-def _plot_dist(ax, j:pd.DataFrame, thr):
-    v = pd.to_numeric(j.get('nearest_dist', pd.Series(dtype=float)), errors='coerce').dropna()
-    if v.empty: return _say(ax, 'nearest_dist not recorded')
-    _hist_by_status(ax, j, 'nearest_dist', np.arange(-0.5, max(v.max(), (thr or 0) + 2) + 1.5))
-    if thr is not None: ax.axvline(thr + 0.5, color='crimson', ls='--', label=f'≤ {thr} is a near-duplicate')
-    ax.set_xlabel('Hamming distance to nearest pHash'); ax.set_title('nearest_dist'); ax.legend()
+def _plot_gate(ax, j:pd.DataFrame, g, col:str, v:pd.Series, p:dict, rule:str, ctx):
+    "One gate's panel: its score for accepted and rejected units, its threshold line, its rule as the title."
+    try: line = g.line(p, ctx) if g.line is not None and None not in p.values() else None
+    except (KeyError, TypeError, ValueError): line = None
+    edge = [line[0]] if line else []
+    if g.digits == 0: bins = np.arange(-0.5, max([v.max(), 2] + [x + 1.5 for x in edge]) + 1.5)
+    elif g.log_x:
+        lo, hi = max(min([v.min()] + edge), 0.1), max([v.max(), 1.0] + edge)
+        bins = np.geomspace(lo * 0.9, hi * 1.1, 30)
+    else: bins = np.linspace(min([v.min()] + edge), max([v.max()] + edge) + 1e-9, 30)
+    _hist_by_status(ax, j, col, bins)
+    if g.log_x: ax.set_xscale('log')
+    if line: ax.axvline(line[0], color='crimson', ls='--', label=line[1])
+    ax.set_xlabel(g.axis or col); ax.set_ylabel('units'); ax.set_title(f'{g.name}: {rule}', fontsize=9)
+    ax.legend()
 
 def plot_gate_scores(run:'RunFiles|str|Path')->tuple:
-    "Distributions of blur_var (threshold line), face_count and nearest pHash distance: (summary, png path)."
+    "One panel per gate this run scored (`Gate.axis`, `.line`, `.describe`): (the gates' summary, png path)."
     r = as_run(run); j = r.journal if 'status' in r.journal else r.journal.assign(status='accepted')
+    panels = [t for t in _gate_scores(r) if len(t[2])]
     with plot_style():
-        fig = Figure(figsize=(11, 3.4), layout='constrained'); a, b, c = fig.subplots(1, 3)
-        _plot_blur(a, j, r.setting('blur_var_min')); _plot_faces(b, j, r.setting('face_policy'))
-        _plot_dist(c, j, r.setting('hash_dist_max'))
-        for ax in (a, b, c): ax.set_ylabel('units')
+        fig = Figure(figsize=(3.7 * max(len(panels), 1), 3.4), layout='constrained')
+        axes = np.atleast_1d(fig.subplots(1, max(len(panels), 1)))
+        for ax, t in zip(axes, panels): _plot_gate(ax, j, *t)
+        if not panels: _say(axes[0], 'no gate scored any unit')
         fig.suptitle('Gate scores of every decided unit', fontweight='bold')
         return gate_summary(r), save_figure(fig, r.out/PLOTS/'gate_scores.png')
 
@@ -391,7 +373,7 @@ def plot_reject_examples(run:'RunFiles|str|Path', k:int=6, size:int=64)->tuple:
 def read_balance(run:'RunFiles|str|Path')->pd.DataFrame:
     "Each class's total and deviation from the mean class count (%) with the ±2 % verdict, as status.json has it."
     r = as_run(run); cc = class_composition(r); b = r.status.get('balance') or {}
-    dev = b.get('per_class_deviation_pct'); source = 'status.json'
+    dev = b.get('per_class'); source = 'status.json'
     if not dev: dev = deviation_pct(cc.total).to_dict(); source = 'computed from per_class totals'
     df = pd.DataFrame({'total': cc.total, 'deviation_pct': pd.Series(dev, dtype=float)})
     df['within_tolerance'] = df.deviation_pct.abs() <= TOLERANCE_PCT + 1e-9

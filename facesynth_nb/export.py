@@ -12,7 +12,7 @@ __all__ = ['log', 'MANIFEST_COLUMNS', 'SOURCE_CHUNK', 'METADATA', 'HF_COLUMNS', 
            'mirror_run', 'integrity_block', 'export_run']
 
 # %% ../nbs/50_export.ipynb #02a276fa
-import datetime, hashlib, importlib, importlib.metadata as ilm, json, multiprocessing as mp, os, platform, subprocess, sys, time
+import datetime, hashlib, importlib, importlib.metadata as ilm, json, os, platform, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config
                                   is_builtin_model)
 from .io import (atomic_write, atomic_write_json, save_png_atomic, sha256_file, TMP_SUFFIX,
                              is_inside, ensure_inside, WorkerPool, make_dirs, safe_path, remove_file,
-                             remove_empty_dirs)
+                             remove_empty_dirs, n_workers, process_context)
 from .curate import (make_label_map, class_balance, cap_table, label_conflicts, cross_split_groups,
                                  CURATED_COLUMNS, BALANCE_TOLERANCE_PCT)
 from .gates import to_export
@@ -199,12 +199,11 @@ def _export_job(job:tuple)->tuple:
 
 def _run_jobs(jobs:list, cfg:RunConfig, processes:bool|None)->list:
     "Run export jobs in worker processes (PNG encoding holds the GIL) or, for small batches, threads."
-    n = max(1, cfg.workers or os.cpu_count() or 1)
+    n = n_workers(cfg.workers)
     if processes is None: processes = n > 1 and len(jobs) >= 500
     if processes:
-        ctx = mp.get_context('forkserver' if 'forkserver' in mp.get_all_start_methods() else 'spawn')
         fn = importlib.import_module('facesynth_nb.export')._export_job   # by reference, also when called from a notebook
-        with WorkerPool(n, mp_context=ctx) as ex:   # outlives a signal to the process group
+        with WorkerPool(n, mp_context=process_context()) as ex:   # outlives a signal to the process group
             it = ex.map(fn, jobs, chunksize=max(1, min(64, len(jobs) // (4 * n))))
             return list(progress(it, cfg.progress, total=len(jobs), desc='export'))
     with ThreadPoolExecutor(n) as ex:

@@ -6,11 +6,11 @@
 __all__ = ['log', 'TMP_SUFFIX', 'TMP_PATTERN', 'DEMO_RAW', 'PNG_COMPRESS_LEVEL', 'SUM_KEY', 'STOP_SIGNALS', 'LinkRefused',
            'safe_path', 'make_dirs', 'remove_file', 'remove_empty_dirs', 'check_root', 'refuse_links', 'atomic_write',
            'atomic_write_json', 'png_bytes', 'save_png_atomic', 'remove_stale_tmp', 'sha256_file', 'JournalDamaged',
-           'record_sum', 'Journal', 'RunLock', 'ignore_stop_signals', 'WorkerPool', 'is_inside', 'ensure_inside',
-           'tree_hash']
+           'record_sum', 'Journal', 'RunLock', 'ignore_stop_signals', 'WorkerPool', 'cpu_cores', 'n_workers',
+           'process_context', 'is_inside', 'ensure_inside', 'tree_hash']
 
 # %% ../nbs/01_io.ipynb #383a4c4e
-import errno, hashlib, io, json, os, re, signal, socket, stat, time
+import errno, hashlib, io, json, multiprocessing, os, re, signal, socket, stat, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from PIL import Image, PngImagePlugin
@@ -315,6 +315,23 @@ class WorkerPool(ProcessPoolExecutor):
         old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # delivered (and raised) once it is done
         try: super().shutdown(wait=wait, cancel_futures=cancel_futures)
         finally: signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+# %% ../nbs/01_io.ipynb #67a7e1ec
+def cpu_cores()->int:
+    "The cores this process may run on (its CPU affinity; the CPU count where that is unknown)."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
+def n_workers(workers:int)->int:
+    "Worker processes for a `workers` setting: itself, or every usable core when it is 0."
+    return workers if workers and workers > 0 else cpu_cores()
+
+def process_context(fork_ok:bool=False):
+    "The start method of a pool: `fork` when `fork_ok` on Linux, else `forkserver`, else `spawn`."
+    methods = multiprocessing.get_all_start_methods()
+    if fork_ok and 'fork' in methods and sys.platform.startswith('linux'):
+        return multiprocessing.get_context('fork')
+    return multiprocessing.get_context('forkserver' if 'forkserver' in methods else 'spawn')
 
 # %% ../nbs/01_io.ipynb #c152eec7
 def is_inside(
