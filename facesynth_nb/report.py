@@ -530,16 +530,15 @@ def validator_md(v:dict,   # status.json's quality.validator (`LabelValidator/Cn
 
 # %% ../nbs/70_report.ipynb #74a71b24
 def gate_rules_md(r:RunFiles)->str:
-    "One line per registered gate: its name, the settings it ran with and what the run did with it."
+    "One line per registered gate: its name, its rule, the settings it ran with and what the run did with it."
     from facesynth_nb.gates import GATES
-    q = r.status.get('quality') or {}
-    counts, lines = q.get('counts') or {}, []
+    counts, rules, lines = r.stat('quality.counts', {}), gate_summary(r).rule, []
     for g in GATES.values():
         c = counts.get(g.name) or {}
         did = (f": rejected first {fmt_int(c.get('rejected'))}, failed {fmt_int(c.get('failed'))}, "
                f"flagged {fmt_int(c.get('flagged'))}") if c else ''
-        lines.append(f"**{md_escape(g.name)}** (" + ', '.join(f'`{k}` = {md_escape(str(r.setting(k, NOT_RECORDED)))}'
-                                                                for k in g.fields) + ')' + did)
+        settings = ', '.join(f'`{k}` = {md_escape(str(r.setting(k, NOT_RECORDED)))}' for k in g.fields)
+        lines.append(f"**{md_escape(g.name)}**, {md_escape(rules[g.column])} ({settings})" + did)
     return md_list(lines)
 
 def fmt_sig(v, n:int=3)->str:
@@ -638,8 +637,7 @@ def sec_target(r:RunFiles, figs:dict)->str:
 def sec_quality_controls(r:RunFiles, figs:dict)->str:
     "Section 'Quality controls': the gates in order with their rules, their scores and results, and the figures."
     from facesynth_nb.gates import GATES
-    g = gate_summary(r)
-    order = ', '.join(f"**{md_escape(n)}** ({md_escape(g.rule.get(G.column, NOT_RECORDED))})" for n, G in GATES.items())
+    order = ' → '.join(f"**{md_escape(n)}**" for n in GATES)
     intro = (f"Every candidate is scored by the {len(GATES)} gates, in this order: {order}. It is kept only when no "
              "gate that rejects fails it; a gate that only flags marks it (the list below says which did what). Every "
              "score is recorded in `journal.jsonl`, accepted or not, with every gate a candidate failed "

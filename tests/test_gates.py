@@ -198,16 +198,19 @@ def test_a_mirrored_copy_is_a_near_duplicate(index):
 
 
 def test_adding_a_gate_is_one_registry_entry(tmp_path, monkeypatch):
-    "A new gate added only to GATES is scored, recorded, counted, colored and described everywhere."
+    """A new gate added only to GATES (one definition) is measured in the gate workers, scored, recorded, counted,
+    colored, described with its rule, and plotted everywhere."""
     from facesynth_nb import gates
     from facesynth_nb.config import config_to_dict
-    from facesynth_nb.diagnose import reason_colors, reject_overlaps, load_run, gate_summary
+    from facesynth_nb.diagnose import reason_colors, reject_overlaps, load_run, gate_summary, plot_gate_scores
     from facesynth_nb.report import gate_rules_md
     from facesynth_nb.synth import synthesize, load_decisions, gate_counts
     from facesynth_nb.prompts import load_prompt_bank
     import json, pandas as pd
-    odd = gates.Gate('odd_hash', ('phash_size',), lambda s, ctx, cfg, label: {'odd_hash_score': int(s['phash'], 16) % 2},
-                     lambda v, p, c: v == 0)
+    odd = gates.Gate('odd_hash', ('phash_size',), lambda s, ctx, cfg, label: {'odd_hash_score': s['gray_sum'] % 2},
+                     lambda v, p, c: v == 0, rule=lambda p, c: 'an even sum of gray levels', digits=0,
+                     measure=lambda m, cfg: {'gray_sum': int(np.asarray(m.egray, np.int64).sum())},
+                     axis='gray-level sum, modulo 2')
     monkeypatch.setitem(gates.GATES, 'odd_hash', odd)
     faces = [Image.fromarray(a).convert('RGB').resize((128, 128)) for a in (skdata.lfw_subset()[:40] * 255).astype('uint8')]
     for i, im in enumerate(faces[:10]): (tmp_path/'raw'/'happy').mkdir(parents=True, exist_ok=True); im.save(tmp_path/'raw'/'happy'/f'{i}.png')
@@ -224,7 +227,13 @@ def test_adding_a_gate_is_one_registry_entry(tmp_path, monkeypatch):
     assert 'odd_hash' in gates.reasons() and 'odd_hash' in reason_colors()
     assert gate_counts(recs, 'odd_hash')['failed'] == len(odd_recs)
     (cfg.out/'status.json').write_text(json.dumps(dict(config=config_to_dict(cfg))))
+    (cfg.out/'run.json').write_text(json.dumps(dict(config=config_to_dict(cfg))))   # the run's settings
     run = load_run(cfg.out)
     assert reject_overlaps(run).loc['odd_hash', 'odd_hash'] == len(odd_recs)
     assert 'odd_hash_score' in gate_summary(run).index
-    assert '**odd_hash**' in gate_rules_md(run)
+    assert '**odd_hash**' in gate_rules_md(run) and 'an even sum of gray levels' in gate_rules_md(run)
+    gs, png = plot_gate_scores(run)
+    assert gs.loc['odd_hash_score', 'rule'] == 'an even sum of gray levels' and gs.loc['odd_hash_score', 'n'] == len(recs)
+    with Image.open(png) as im: w4 = im.width                       # one panel per scored gate: blur, pHash, odd
+    monkeypatch.delitem(gates.GATES, 'odd_hash')
+    with Image.open(plot_gate_scores(run)[1]) as im: assert im.width < w4
