@@ -39,9 +39,12 @@ def load_run_config(
     for name in ('env_report.json', 'run.json'):
         p = Path(out_dir)/name
         if not p.exists(): continue
-        try: d = json.loads(p.read_text(encoding='utf-8')); d = d.get('config', d)
+        try:
+            d = json.loads(p.read_text(encoding='utf-8'))
+            d = d.get('config', d)
         except (OSError, ValueError, AttributeError):
-            log.warning('%s is unreadable or not a run record: not used for the config', p); continue
+            log.warning('%s is unreadable or not a run record: not used for the config', p)
+            continue
         if isinstance(d, dict):
             return config_from_dict({k: v for k, v in d.items() if k in known}, out_dir=str(out_dir))
     log.warning('no env_report.json or run.json in %s: checking with the default config', out_dir)
@@ -52,7 +55,8 @@ def _read_manifest(p:Path)->pd.DataFrame|None:
     if not p.exists(): return None
     try: m = pd.read_csv(p, keep_default_na=False, dtype={'label': str, 'group_id': str, 'origin': str, 'sha256': str})
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        log.warning('cannot read %s: %s', p, type(e).__name__); return None
+        log.warning('cannot read %s: %s', p, type(e).__name__)
+        return None
     return m if 'path' in m.columns else None
 
 def read_manifests(
@@ -247,11 +251,15 @@ def check_synthetic_eval_leakage(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, 
 def check_original_cross_split(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, hashes:list,
                                status:dict|None=None)->dict:
     "Near-duplicate originals across splits: counted; a failure only when the split was not the user's own."
-    o = man.source.eq('original').values; om = man[o]; oh = [h for h, x in zip(hashes, o) if x]
-    ix = NearDupIndex(cfg.hash_dist_max, cfg.phash_size**2); ix.add_many(range(len(oh)), oh)
+    o = man.source.eq('original').values
+    om = man[o]
+    oh = [h for h, x in zip(hashes, o) if x]
+    ix = NearDupIndex(cfg.hash_dist_max, cfg.phash_size**2)
+    ix.add_many(range(len(oh)), oh)
     sp, paths = om.split.tolist(), om.path.tolist()
     pairs = [(i, j) for i, qs in enumerate(ix.query_many(oh)) for j, _ in qs if i < j and sp[i] != sp[j]]
-    groups = om.groupby('group_id').split.nunique(); cross = groups[groups > 1]
+    groups = om.groupby('group_id').split.nunique()
+    cross = groups[groups > 1]
     preset = bool((_status(out_dir) if status is None else status).get('preset_splits', False))
     n = len(pairs) + len(cross)
     detail = f'{len(pairs)} near-duplicate pair(s) of originals across splits by hash, {len(cross)} ingest group(s) across splits'
@@ -291,7 +299,8 @@ def check_outputs(
     status:dict|None=None,      # the status to check (before it is written); None reads status.json
 )->list:                        # one dict(check, ok, detail, files) per check
     "Run every integrity check on the files of a finished run."
-    out_dir = ensure_run_dir(out_dir); cfg = cfg or load_run_config(out_dir)
+    out_dir = ensure_run_dir(out_dir)
+    cfg = cfg or load_run_config(out_dir)
     try: man = read_manifests(out_dir)
     except (ValueError, TypeError): man = read_manifests(Path('/nonexistent'))   # columns differ: reported below
     res = [_call(c, out_dir, cfg, man, status=status) for c in CHECKS]
@@ -399,7 +408,9 @@ def check_hf_metadata(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
         m = man[man.split == s]
         want = sorted(zip(m.path.str.split('/', n=2).str[2], m.label, m.source))
         try: md = pd.read_csv(out_dir/rel, dtype=str, keep_default_na=False)
-        except (OSError, ValueError): bad.append(rel); continue
+        except (OSError, ValueError):
+            bad.append(rel)
+            continue
         got = sorted(zip(md.get('file_name', []), md.get('label', []), md.get('source', [])))
         if got != want: bad.append(rel)
     return _result('hf_metadata', not bad, f'{len(bad)} metadata.csv file(s) differ from the manifests' if bad

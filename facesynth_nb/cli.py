@@ -114,7 +114,8 @@ def estimate_text(est:dict)->str:
 
 def next_commands(out_dir)->str:
     "What to do after a run: evaluate it, check it later, open its report."
-    o = Path(out_dir).resolve(); q = lambda p: shlex.quote(str(p))
+    o = Path(out_dir).resolve()
+    q = lambda p: shlex.quote(str(p))
     return '\n'.join(['next:', f'  facesynth evaluate {q(o)}    # does the synthetic data help? (adds to the report)',
                       f'  facesynth check {q(o)}       # verify every file again, later',
                       f'  open {q(o/"findings.html")}    # the report (xdg-open on Linux)'])
@@ -126,10 +127,12 @@ def cmd_run(a)->int:
     cfg = config_from_args(a)
     res = run_pipeline(cfg, restart=a.restart, force=a.force, dry_run=a.dry_run)
     if a.dry_run:
-        print(res.plan.to_string()); print(estimate_text(res.estimate))
+        print(res.plan.to_string())
+        print(estimate_text(res.estimate))
         if cfg.engine == 'ray': _print_cluster_plan(cfg, res.estimate)
         return 0
-    print(f"report: {Path(res.report).resolve()}"); print(next_commands(cfg.out))
+    print(f"report: {Path(res.report).resolve()}")
+    print(next_commands(cfg.out))
     return 0 if res.ok else 1
 
 # %% ../nbs/91_cli.ipynb #7f9e19a4
@@ -137,13 +140,16 @@ def cmd_plan(a)->int:
     "Scan raw_root, print the plan and write plan.csv; no model is loaded."
     from facesynth_nb.pipeline import plan_only
     res = plan_only(config_from_args(a))
-    print(res.plan.to_string()); print(f"plan: {res.out_dir/'plan.csv'}"); return 0
+    print(res.plan.to_string())
+    print(f"plan: {res.out_dir/'plan.csv'}")
+    return 0
 
 # %% ../nbs/91_cli.ipynb #e7da962b
 def cmd_report(a)->int:
     "Re-render the findings report of an existing out_dir from its files."
     from facesynth_nb.pipeline import rerender_report
-    print(f"report: {Path(rerender_report(a.out_dir)).resolve()}"); return 0
+    print(f"report: {Path(rerender_report(a.out_dir)).resolve()}")
+    return 0
 
 # %% ../nbs/91_cli.ipynb #dd9ca9de
 def run_record(out_dir)->dict:
@@ -178,12 +184,15 @@ def unfinished_message(out_dir, command:str)->str|None:
 def guard_out_dir(out_dir)->None:
     "Refuse (InputError) an out_dir that is a dangling link, a loop or a file, or that holds a link."
     from facesynth_nb.io import check_root, refuse_links
-    check_root(out_dir, 'out_dir'); refuse_links(out_dir, 'out_dir')
+    check_root(out_dir, 'out_dir')
+    refuse_links(out_dir, 'out_dir')
 
 @contextlib.contextmanager
 def logger_off(name:str):
     "Silence the logger `name` inside the block (a command that prints the same lines itself)."
-    lg = logging.getLogger(name); old = lg.level; lg.setLevel(logging.CRITICAL + 1)
+    lg = logging.getLogger(name)
+    old = lg.level
+    lg.setLevel(logging.CRITICAL + 1)
     try: yield
     finally: lg.setLevel(old)
 
@@ -204,7 +213,8 @@ def cmd_demo(a)->int:
     "Run the pipeline on the embedded demo (real faces shipped in scikit-image) or on --raw_root."
     from facesynth_nb.pipeline import run_demo
     res = run_demo(out_dir=a.out_dir, raw_root=a.raw_root, model_id=a.model_id, restart=a.restart)
-    print(f"report: {Path(res.report).resolve()}"); return 0 if res.ok else 1
+    print(f"report: {Path(res.report).resolve()}")
+    return 0 if res.ok else 1
 
 # %% ../nbs/91_cli.ipynb #fc606d28
 def _print_cluster_plan(cfg:RunConfig, estimate:dict)->None:
@@ -253,7 +263,8 @@ def cmd_evaluate(a)->int:
         if not e.filename or not is_inside(e.filename, a.out_dir): raise
         raise CheckFailed(f"{e.filename} is listed by the run but missing; run `facesynth check {a.out_dir}` "
                           "and rerun `facesynth run` with the same settings to restore it") from None
-    print(ev['conclusion']); print(f"evaluation: {(Path(a.out_dir)/EVAL_FILE).resolve()}")
+    print(ev['conclusion'])
+    print(f"evaluation: {(Path(a.out_dir)/EVAL_FILE).resolve()}")
     return 0
 
 # %% ../nbs/91_cli.ipynb #efb17cbf
@@ -270,11 +281,14 @@ def build_parser()->argparse.ArgumentParser:
     r.add_argument('--force', action='store_true', help='run even when the disk estimate exceeds free space')
     r.set_defaults(fn=cmd_run)
     pl = sub.add_parser('plan', help='scan raw_root and write plan.csv (no model is loaded)')
-    add_config_options(pl); pl.set_defaults(fn=cmd_plan)
+    add_config_options(pl)
+    pl.set_defaults(fn=cmd_plan)
     rp = sub.add_parser('report', help='re-render the findings report of OUT_DIR')
-    rp.add_argument('out_dir'); rp.set_defaults(fn=cmd_report)
+    rp.add_argument('out_dir')
+    rp.set_defaults(fn=cmd_report)
     ck = sub.add_parser('check', help='integrity checks of OUT_DIR (exit 1 on failure, 2 if it is not a finished run)')
-    ck.add_argument('out_dir'); ck.set_defaults(fn=cmd_check)
+    ck.add_argument('out_dir')
+    ck.set_defaults(fn=cmd_check)
     d = sub.add_parser('demo', help='run on the embedded demo data (scikit-image faces) with builtin:tiny')
     d.add_argument(*option_names('out_dir'), dest='out_dir', default='demo_out',
                    help='where to write (default: demo_out)')
@@ -285,7 +299,8 @@ def build_parser()->argparse.ArgumentParser:
     d.add_argument('--restart', action='store_true', help='start over (default: resume)')
     d.set_defaults(fn=cmd_demo)
     ev = sub.add_parser('evaluate', help='does the synthetic data help? real vs real + synthetic, on real test')
-    add_evaluate_options(ev); ev.set_defaults(fn=cmd_evaluate)
+    add_evaluate_options(ev)
+    ev.set_defaults(fn=cmd_evaluate)
     return p
 
 # %% ../nbs/91_cli.ipynb #fc5d0009

@@ -69,7 +69,8 @@ def augment(x, gen, shift:float=CNN['shift'], rotate:float=CNN['rotate'], scale:
 def predict_proba(net, x, batch:int=512)->np.ndarray:
     "(n, k) softmax probabilities of images `x` (n, 1, s, s), in eval mode."
     import torch
-    net.eval(); out = []
+    net.eval()
+    out = []
     with torch.no_grad():
         for i in range(0, len(x), batch): out.append(torch.softmax(net(x[i:i + batch]).float(), 1).cpu())
     return torch.cat(out).numpy() if out else np.empty((0, net[-1].out_features), np.float32)
@@ -98,7 +99,10 @@ def train_cnn(x,                              # train images (n, 1, s, s) on the
             b = b.to(dev)
             loss = torch.nn.functional.cross_entropy(net(augment(x[b], gen)), yt[b],
                                                      label_smoothing=CNN['label_smoothing'])
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
         if x_val is None or val_score is None: continue
         f = float(val_score(predict_proba(net, x_val).argmax(1)))
         if f >= best: best, best_state = f, {n: t.detach().clone() for n, t in net.state_dict().items()}

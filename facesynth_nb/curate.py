@@ -73,7 +73,9 @@ def stratified_group_split(
         g = g.sort_values('n', ascending=False, kind='stable')
         target, filled = np.asarray(fractions, float) * g.n.sum(), np.zeros(3)
         for gid, n in zip(g.index, g.n):
-            k = int(np.argmax(target - filled)); out[gid] = SPLITS[k]; filled[k] += n
+            k = int(np.argmax(target - filled))
+            out[gid] = SPLITS[k]
+            filled[k] += n
     return pd.Series(out, dtype=object).reindex(groups.index)
 
 # %% ../nbs/40_curate.ipynb #e9526c9b
@@ -144,7 +146,8 @@ def assign_synthetic(
             open_ = room > filled
             if not open_.any(): break
             k = int(np.argmax(np.where(open_, frac * (n + 1) - filled, -np.inf)))
-            split[idx] = SPLITS[k]; filled[k] += 1
+            split[idx] = SPLITS[k]
+            filled[k] += 1
     return pd.DataFrame({'split': split, 'dropped': np.where(split == '', 'over_cap', '')}, index=synthetic.index, dtype=object)
 
 # %% ../nbs/40_curate.ipynb #d775d6ba
@@ -171,7 +174,8 @@ def _warn_plan(plan, orig_rows:pd.DataFrame, dropped:pd.DataFrame):
     if plan is None or 'original_train' not in getattr(plan, 'columns', []): return
     actual = orig_rows[orig_rows.split == 'train'].groupby('label').size()
     for label, n_plan in plan.original_train.items():
-        n = int(actual.get(label, 0)); d = int((dropped.label == label).sum())
+        n = int(actual.get(label, 0))
+        d = int((dropped.label == label).sum())
         if n != int(n_plan) and d:
             log.warning('%s: the plan assumed %d train originals, the split gave %d; %d synthetic over the cap',
                         label, int(n_plan), n, d)

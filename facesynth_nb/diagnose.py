@@ -115,19 +115,22 @@ def plot_style():
 
 def save_figure(fig:Figure, path:str|Path)->Path:
     "Save `fig` as a PNG at `path` atomically, at `DPI`, with no software stamp."
-    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=DPI, metadata={'Software': None})
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=DPI, metadata={'Software': None})
     path = Path(path)
     return atomic_write(path, buf.getvalue(), root=path.parent.parent)   # out_dir of out_dir/plots/x.png
 
 def _say(ax, text:str):
     "Write `text` in the middle of an empty `ax`: the plot exists even when there is nothing to draw."
     ax.text(0.5, 0.5, text, ha='center', va='center', transform=ax.transAxes, color='0.35', wrap=True)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 # %% ../nbs/60_diagnose.ipynb #adac44f3
 def class_composition(run:'RunFiles|str|Path')->pd.DataFrame:
     "Original, synthetic and total images and the synthetic fraction per class (all splits), from status.json."
-    r = as_run(run); pc = r.status.get('per_class') or {}
+    r = as_run(run)
+    pc = r.status.get('per_class') or {}
     if not pc and len(r.manifest):
         pc = {l: dict(original=int((g.source == 'original').sum()), synthetic=int((g.source == 'synthetic').sum()))
               for l, g in r.manifest.groupby('label')}
@@ -147,13 +150,19 @@ def _labels_axis(ax, labels:list, axis:str='x'):
 
 def plot_class_counts(run:'RunFiles|str|Path')->tuple:
     "Stacked bars of original and synthetic images per class: (table, png path)."
-    r = as_run(run); df = class_composition(r)
+    r = as_run(run)
+    df = class_composition(r)
     with plot_style():
-        fig = Figure(figsize=(7, 3.6), layout='constrained'); ax = fig.subplots(); x = np.arange(len(df))
-        ax.bar(x, df.original, color=C_ORIG, label='original'); ax.bar(x, df.synthetic, bottom=df.original, color=C_SYN, label='synthetic')
+        fig = Figure(figsize=(7, 3.6), layout='constrained')
+        ax = fig.subplots()
+        x = np.arange(len(df))
+        ax.bar(x, df.original, color=C_ORIG, label='original')
+        ax.bar(x, df.synthetic, bottom=df.original, color=C_SYN, label='synthetic')
         for xi, t in zip(x, df.total): ax.annotate(f'{t:,}', (xi, t), ha='center', va='bottom', xytext=(0, 2), textcoords='offset points')
-        _labels_axis(ax, list(df.index)); ax.set_ylabel('images (all splits)')
-        ax.set_ylim(0, max(df.total.max() if len(df) else 1, 1)*1.25); ax.legend(loc='upper left', ncols=2)
+        _labels_axis(ax, list(df.index))
+        ax.set_ylabel('images (all splits)')
+        ax.set_ylim(0, max(df.total.max() if len(df) else 1, 1)*1.25)
+        ax.legend(loc='upper left', ncols=2)
         ax.set_title('Images per class: original vs synthetic')
         if df.empty: _say(ax, 'no classes recorded')
         return df, save_figure(fig, r.out/PLOTS/'class_counts.png')
@@ -161,11 +170,14 @@ def plot_class_counts(run:'RunFiles|str|Path')->tuple:
 # %% ../nbs/60_diagnose.ipynb #61452081
 def split_composition(run:'RunFiles|str|Path')->pd.DataFrame:
     "Original and synthetic images and the synthetic fraction per class and split, from the manifests."
-    r = as_run(run); m = r.manifest; cols = ['original', 'synthetic']
+    r = as_run(run)
+    m = r.manifest
+    cols = ['original', 'synthetic']
     idx = pd.MultiIndex.from_product([r.labels, list(SPLITS)], names=['label', 'split'])
     if len(m): t = pd.crosstab([m.label, m.split], m.source).reindex(index=idx, columns=cols, fill_value=0)
     else: t = pd.DataFrame(0, index=idx, columns=cols)
-    t = t.fillna(0).astype(int); t.columns.name = None
+    t = t.fillna(0).astype(int)
+    t.columns.name = None
     t['total'] = t.original + t.synthetic
     t['synthetic_fraction'] = t.synthetic / t.total.where(t.total > 0)
     return t
@@ -173,33 +185,43 @@ def split_composition(run:'RunFiles|str|Path')->pd.DataFrame:
 # %% ../nbs/60_diagnose.ipynb #fc7fc857
 def plot_synthetic_fraction(run:'RunFiles|str|Path')->tuple:
     "Synthetic fraction per class, overall and in train, against the train cap: (table, png path)."
-    r = as_run(run); cap = r.setting('synthetic_cap')
+    r = as_run(run)
+    cap = r.setting('synthetic_cap')
     df = pd.DataFrame({'overall': class_composition(r).synthetic_fraction,
                        'train': split_composition(r).xs('train', level='split').synthetic_fraction})
     df['cap'] = cap
     with plot_style():
-        fig = Figure(figsize=(7, 3.6), layout='constrained'); ax = fig.subplots(); x = np.arange(len(df))
+        fig = Figure(figsize=(7, 3.6), layout='constrained')
+        ax = fig.subplots()
+        x = np.arange(len(df))
         ax.bar(x - 0.2, df.overall.fillna(0), 0.4, color='0.65', label='all splits')
         ax.bar(x + 0.2, df.train.fillna(0), 0.4, color=C_SYN, label='train')
         if cap is not None: ax.axhline(cap, color='crimson', ls='--', lw=1.2, label=f'train cap {cap:.2f}')
-        _labels_axis(ax, list(df.index)); ax.set_ylim(0, 1); ax.set_ylabel('synthetic fraction')
-        ax.legend(loc='upper right', ncols=3); ax.set_title('Synthetic share per class' + ('' if cap is not None else ' (cap not recorded)'))
+        _labels_axis(ax, list(df.index))
+        ax.set_ylim(0, 1)
+        ax.set_ylabel('synthetic fraction')
+        ax.legend(loc='upper right', ncols=3)
+        ax.set_title('Synthetic share per class' + ('' if cap is not None else ' (cap not recorded)'))
         return df, save_figure(fig, r.out/PLOTS/'synthetic_fraction.png')
 
 # %% ../nbs/60_diagnose.ipynb #3b5e5640
 def plot_split_heatmap(run:'RunFiles|str|Path')->tuple:
     "Heatmap of the synthetic fraction per class (rows) and split (columns), images counted in each cell."
-    r = as_run(run); sc = split_composition(r)
+    r = as_run(run)
+    sc = split_composition(r)
     frac, n = sc.synthetic_fraction.unstack('split')[list(SPLITS)], sc.total.unstack('split')[list(SPLITS)]
     with plot_style():
-        fig = Figure(figsize=(5.5, 0.9 + 0.45*max(len(frac), 1)), layout='constrained'); ax = fig.subplots()
+        fig = Figure(figsize=(5.5, 0.9 + 0.45*max(len(frac), 1)), layout='constrained')
+        ax = fig.subplots()
         cmap = mpl.colormaps['viridis'].with_extremes(bad='0.85')
         im = ax.imshow(np.ma.masked_invalid(frac.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=1, aspect='auto')
         for (i, j), v in np.ndenumerate(frac.to_numpy(dtype=float)):
             txt = '–' if np.isnan(v) else f'{v:.2f}\nn={n.iat[i, j]:,}'
             ax.text(j, i, txt, ha='center', va='center', fontsize=8, color='white' if not np.isnan(v) and v < 0.6 else 'black')
-        ax.set_xticks(range(len(SPLITS)), SPLITS); _labels_axis(ax, list(frac.index), 'y')
-        fig.colorbar(im, ax=ax, label='synthetic fraction'); ax.set_title('Synthetic fraction per class and split')
+        ax.set_xticks(range(len(SPLITS)), SPLITS)
+        _labels_axis(ax, list(frac.index), 'y')
+        fig.colorbar(im, ax=ax, label='synthetic fraction')
+        ax.set_title('Synthetic fraction per class and split')
         return frac, save_figure(fig, r.out/PLOTS/'split_heatmap.png')
 
 # %% ../nbs/60_diagnose.ipynb #b6f8f821
@@ -220,7 +242,8 @@ def thumbnail(path:str|Path, size:int=64)->np.ndarray:
 # %% ../nbs/60_diagnose.ipynb #54194c14
 def mosaic(rows:list, size:int=64, pad:int=4, gap_after:int|None=None)->np.ndarray:
     "One white RGB image of `rows` of paths (None leaves a blank), an extra gap after column `gap_after`."
-    ncol = max((len(r) for r in rows), default=0); gap = 3*pad if gap_after is not None else 0
+    ncol = max((len(r) for r in rows), default=0)
+    gap = 3*pad if gap_after is not None else 0
     h, w = pad + len(rows)*(size + pad), pad + ncol*(size + pad) + gap
     out = np.full((max(h, 1), max(w, 1), 3), 255, np.uint8)
     for i, row in enumerate(rows):
@@ -235,7 +258,9 @@ def _row_centers(n:int, size:int, pad:int)->list: return [pad + i*(size + pad) +
 # %% ../nbs/60_diagnose.ipynb #e7d0e4d2
 def plot_thumbnails(run:'RunFiles|str|Path', k:int=4, size:int=64)->tuple:
     "Grid of `k` original and `k` synthetic thumbnails per class: (the picked paths, png path)."
-    r = as_run(run); m = r.manifest; picks = []
+    r = as_run(run)
+    m = r.manifest
+    picks = []
     syn = r.synthetic if m.empty and 'path' in r.synthetic else m[m.source == 'synthetic']
     for label in r.labels:
         for source, tab in (('original', m[m.source == 'original']), ('synthetic', syn)):
@@ -248,12 +273,15 @@ def plot_thumbnails(run:'RunFiles|str|Path', k:int=4, size:int=64)->tuple:
 
 def _plot_mosaic(rows:list, names:list, size:int, gap_after:int|None, heads:list, title:str, path:Path, empty:str)->Path:
     "Draw a mosaic of `rows` with a name per row and a heading per block of columns."
-    pad = 4; img = mosaic(rows, size, pad, gap_after)
+    pad = 4
+    img = mosaic(rows, size, pad, gap_after)
     with plot_style():
         fig = Figure(figsize=(max(img.shape[1]/DPI*1.4 + 1.6, 6.5), img.shape[0]/DPI*1.4 + 0.8), layout='constrained')
         ax = fig.subplots()
-        ax.imshow(img, interpolation='nearest'); ax.set_title(title)
-        ax.set_yticks(_row_centers(len(rows), size, pad), names); ax.tick_params(length=0)
+        ax.imshow(img, interpolation='nearest')
+        ax.set_title(title)
+        ax.set_yticks(_row_centers(len(rows), size, pad), names)
+        ax.tick_params(length=0)
         if gap_after is not None and heads:
             w = gap_after*(size + pad)
             ax.set_xticks([pad + w/2, pad + w + 3*pad + w/2], heads)
@@ -265,7 +293,8 @@ def _plot_mosaic(rows:list, names:list, size:int, gap_after:int|None, heads:list
 # %% ../nbs/60_diagnose.ipynb #4812a5e3
 def rejection_table(run:'RunFiles|str|Path')->pd.DataFrame:
     "Rejected candidates per class (rows) and reason (columns), from the journal (status.json when there is none)."
-    r = as_run(run); j = r.journal
+    r = as_run(run)
+    j = r.journal
     if len(j) and 'status' in j:
         rej = j[j.status == 'rejected']
         t = pd.crosstab(rej.label, rej.reason.fillna('unknown')) if len(rej) else pd.DataFrame()
@@ -284,14 +313,18 @@ def reason_colors()->dict:
 
 def plot_rejections(run:'RunFiles|str|Path')->tuple:
     "Horizontal stacked bars of rejected candidates per class, by reason: (table, png path)."
-    r = as_run(run); t = rejection_table(r)
+    r = as_run(run)
+    t = rejection_table(r)
     with plot_style():
-        fig = Figure(figsize=(7, 1.0 + 0.4*max(len(t), 1)), layout='constrained'); ax = fig.subplots()
+        fig = Figure(figsize=(7, 1.0 + 0.4*max(len(t), 1)), layout='constrained')
+        ax = fig.subplots()
         left = np.zeros(len(t))
         for i, reason in enumerate(t.columns):
             ax.barh(np.arange(len(t)), t[reason], left=left, label=reason, color=reason_colors().get(reason, f'C{i}'))
             left += t[reason].to_numpy()
-        _labels_axis(ax, list(t.index), 'y'); ax.invert_yaxis(); ax.set_xlabel('rejected candidates')
+        _labels_axis(ax, list(t.index), 'y')
+        ax.invert_yaxis()
+        ax.set_xlabel('rejected candidates')
         ax.set_title(f'Rejected candidates by class and reason (total {int(t.to_numpy().sum()):,})')
         if t.to_numpy().sum() == 0: _say(ax, 'no candidate was rejected')
         else: ax.legend(loc='upper left', bbox_to_anchor=(1.01, 1))
@@ -343,12 +376,15 @@ def _plot_gate(ax, j:pd.DataFrame, g, col:str, v:pd.Series, p:dict, rule:str, ct
     _hist_by_status(ax, j, col, bins)
     if g.log_x: ax.set_xscale('log')
     if line: ax.axvline(line[0], color='crimson', ls='--', label=line[1])
-    ax.set_xlabel(g.axis or col); ax.set_ylabel('units'); ax.set_title(f'{g.name}: {rule}', fontsize=9)
+    ax.set_xlabel(g.axis or col)
+    ax.set_ylabel('units')
+    ax.set_title(f'{g.name}: {rule}', fontsize=9)
     ax.legend()
 
 def plot_gate_scores(run:'RunFiles|str|Path')->tuple:
     "One panel per gate this run scored (`Gate.axis`, `.line`, `.describe`): (the gates' summary, png path)."
-    r = as_run(run); j = r.journal if 'status' in r.journal else r.journal.assign(status='accepted')
+    r = as_run(run)
+    j = r.journal if 'status' in r.journal else r.journal.assign(status='accepted')
     panels = [t for t in _gate_scores(r) if len(t[2])]
     with plot_style():
         fig = Figure(figsize=(3.7 * max(len(panels), 1), 3.4), layout='constrained')
@@ -361,7 +397,8 @@ def plot_gate_scores(run:'RunFiles|str|Path')->tuple:
 # %% ../nbs/60_diagnose.ipynb #96dbb2e2
 def plot_reject_examples(run:'RunFiles|str|Path', k:int=6, size:int=64)->tuple:
     "Thumbnails of a few rejected candidates per reason, from out_dir/rejects/: (the picked paths, png path)."
-    r = as_run(run); root = r.out/'rejects'
+    r = as_run(run)
+    root = r.out/'rejects'
     reasons = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     picks = pd.DataFrame([dict(reason=rs, path=p.relative_to(r.out).as_posix())
                           for rs in reasons for p in pick_examples(list((root/rs).glob('*.png')), k)], columns=['reason', 'path'])
@@ -372,24 +409,35 @@ def plot_reject_examples(run:'RunFiles|str|Path', k:int=6, size:int=64)->tuple:
 # %% ../nbs/60_diagnose.ipynb #59cf7b56
 def read_balance(run:'RunFiles|str|Path')->pd.DataFrame:
     "Each class's total and deviation from the mean class count (%) with the ±2 % verdict, as status.json has it."
-    r = as_run(run); cc = class_composition(r); b = r.status.get('balance') or {}
-    dev = b.get('per_class'); source = 'status.json'
-    if not dev: dev = deviation_pct(cc.total).to_dict(); source = 'computed from per_class totals'
+    r = as_run(run)
+    cc = class_composition(r)
+    b = r.status.get('balance') or {}
+    dev = b.get('per_class')
+    source = 'status.json'
+    if not dev:
+        dev = deviation_pct(cc.total).to_dict()
+        source = 'computed from per_class totals'
     df = pd.DataFrame({'total': cc.total, 'deviation_pct': pd.Series(dev, dtype=float)})
     df['within_tolerance'] = df.deviation_pct.abs() <= TOLERANCE_PCT + 1e-9
-    df.index.name = 'label'; df.attrs['source'] = source
+    df.index.name = 'label'
+    df.attrs['source'] = source
     return df
 
 # %% ../nbs/60_diagnose.ipynb #62284357
 def plot_balance(run:'RunFiles|str|Path')->tuple:
     "Each class's deviation from the mean class count, against the ±2 % band: (table, png path)."
-    r = as_run(run); df = read_balance(r)
+    r = as_run(run)
+    df = read_balance(r)
     with plot_style():
-        fig = Figure(figsize=(7, 3.4), layout='constrained'); ax = fig.subplots(); x = np.arange(len(df))
+        fig = Figure(figsize=(7, 3.4), layout='constrained')
+        ax = fig.subplots()
+        x = np.arange(len(df))
         ax.axhspan(-TOLERANCE_PCT, TOLERANCE_PCT, color='#55A868', alpha=0.25, label=f'±{TOLERANCE_PCT:g} % tolerance')
         ax.bar(x, df.deviation_pct.fillna(0), color=np.where(df.within_tolerance, '#55A868', '#C44E52'))
-        ax.axhline(0, color='0.3', lw=0.8); _labels_axis(ax, list(df.index))
-        ax.set_ylabel('deviation from mean class count (%)'); ax.legend(loc='upper right')
+        ax.axhline(0, color='0.3', lw=0.8)
+        _labels_axis(ax, list(df.index))
+        ax.set_ylabel('deviation from mean class count (%)')
+        ax.legend(loc='upper right')
         ok = bool(len(df)) and bool(df.within_tolerance.all())
         ax.set_title(f"Class balance: {'within' if ok else 'outside'} ±{TOLERANCE_PCT:g} %")
         return df, save_figure(fig, r.out/PLOTS/'balance.png')
@@ -397,13 +445,18 @@ def plot_balance(run:'RunFiles|str|Path')->tuple:
 # %% ../nbs/60_diagnose.ipynb #11ac69c8
 def gray_sample(run:'RunFiles|str|Path', n:int=200, seed:int|None=None)->pd.DataFrame:
     "Gray mean and std of each image in a seeded sample of up to `n` curated images per source."
-    r = as_run(run); m = r.manifest; rng = np.random.default_rng(r.setting('seed', 0) if seed is None else seed); rows = []
+    r = as_run(run)
+    m = r.manifest
+    rng = np.random.default_rng(r.setting('seed', 0) if seed is None else seed)
+    rows = []
     for source in ('original', 'synthetic'):
         paths = sorted(m.path[m.source == source]) if len(m) else []
         for p in sorted(rng.choice(paths, min(n, len(paths)), replace=False)) if paths else []:
             try:
                 with Image.open(r.out/p) as im: a = np.asarray(im.convert('L'), dtype=float)
-            except OSError as e: log.warning('cannot read %s: %s', p, e); continue
+            except OSError as e:
+                log.warning('cannot read %s: %s', p, e)
+                continue
             rows.append(dict(source=source, path=p, gray_mean=a.mean(), gray_std=a.std()))
     return pd.DataFrame(rows, columns=['source', 'path', 'gray_mean', 'gray_std'])
 
@@ -416,21 +469,30 @@ def gray_summary(sample:pd.DataFrame)->pd.DataFrame:
 # %% ../nbs/60_diagnose.ipynb #f8dc5b02
 def plot_gray_stats(run:'RunFiles|str|Path', n:int=200)->tuple:
     "Gray mean/std of originals vs synthetic images (a seeded sample; status.json's figures in the legend)."
-    r = as_run(run); s = gray_sample(r, n); summ = gray_summary(s).reindex(['original', 'synthetic'])
+    r = as_run(run)
+    s = gray_sample(r, n)
+    summ = gray_summary(s).reindex(['original', 'synthetic'])
     gs = r.status.get('gray_stats') or {}
     summ['status_mean'] = [(gs.get(k) or {}).get('mean', np.nan) for k in summ.index]
     summ['status_std'] = [(gs.get(k) or {}).get('std', np.nan) for k in summ.index]
     with plot_style():
-        fig = Figure(figsize=(10, 3.6), layout='constrained'); a, b = fig.subplots(1, 2)
+        fig = Figure(figsize=(10, 3.6), layout='constrained')
+        a, b = fig.subplots(1, 2)
         for src, c in (('original', C_ORIG), ('synthetic', C_SYN)):
-            v = s[s.source == src]; st_ = gs.get(src) or {}
+            v = s[s.source == src]
+            st_ = gs.get(src) or {}
             lab = f"{src}: mean {st_['mean']:.1f}, std {st_['std']:.1f}" if st_.get('mean') is not None and st_.get('std') is not None else src
             if len(v):
                 a.hist(v.gray_mean, bins=np.linspace(0, 255, 33), alpha=0.6, color=c, label=lab)
                 b.scatter(v.gray_mean, v.gray_std, s=10, alpha=0.7, color=c, label=src)
-        a.set_xlabel('gray mean per image'); a.set_ylabel('images'); a.set_title('Gray level (status.json in the legend)')
-        a.set_ylim(0, a.get_ylim()[1]*1.35); b.set_ylim(b.get_ylim()[0], b.get_ylim()[1] + 0.3*np.ptp(b.get_ylim()))
-        b.set_xlabel('gray mean per image'); b.set_ylabel('gray std per image'); b.set_title('Mean vs spread per image')
+        a.set_xlabel('gray mean per image')
+        a.set_ylabel('images')
+        a.set_title('Gray level (status.json in the legend)')
+        a.set_ylim(0, a.get_ylim()[1]*1.35)
+        b.set_ylim(b.get_ylim()[0], b.get_ylim()[1] + 0.3*np.ptp(b.get_ylim()))
+        b.set_xlabel('gray mean per image')
+        b.set_ylabel('gray std per image')
+        b.set_title('Mean vs spread per image')
         for ax in (a, b):
             if len(s): ax.legend(loc='upper left')
             else: _say(ax, 'no curated images recorded')
@@ -446,16 +508,20 @@ def diagnose(out_dir:str|Path, names:list|None=None)->dict:
     "Run the diagnostics `names` (default all) on `out_dir`: {name: (data, png path)}, PNGs in out_dir/plots/."
     unknown = sorted(set(names or []) - set(DIAGNOSTICS))
     if unknown: raise InputError(f"unknown diagnostic(s) {', '.join(unknown)}; known: {', '.join(DIAGNOSTICS)}")
-    r = as_run(out_dir); res = {}
+    r = as_run(out_dir)
+    res = {}
     for n in names or DIAGNOSTICS:
-        res[n] = DIAGNOSTICS[n](r); log.debug('diagnostic %s -> %s', n, res[n][1])
+        res[n] = DIAGNOSTICS[n](r)
+        log.debug('diagnostic %s -> %s', n, res[n][1])
     return res
 
 # %% ../nbs/60_diagnose.ipynb #23a858ea
 def reject_overlaps(run:'RunFiles|str|Path')->pd.DataFrame:
     "Candidates failing both gates of each pair (diagonal: failing that gate), from `reject_reasons`."
     from facesynth_nb.gates import GATES
-    r = as_run(run); j = r.journal; names = list(GATES)
+    r = as_run(run)
+    j = r.journal
+    names = list(GATES)
     m = pd.DataFrame(0, index=pd.Index(names, name='gate'), columns=names)
     for rr in (j['reject_reasons'] if len(j) and 'reject_reasons' in j else []):
         rr = [x for x in (rr if isinstance(rr, list) else []) if x in m.index]
@@ -466,7 +532,8 @@ def reject_overlaps(run:'RunFiles|str|Path')->pd.DataFrame:
 # %% ../nbs/60_diagnose.ipynb #f6f70531
 def label_confusion(run:'RunFiles|str|Path')->pd.DataFrame:
     "Decided candidates by intended label (rows) and validator prediction (columns)."
-    r = as_run(run); j = r.journal
+    r = as_run(run)
+    j = r.journal
     if not len(j) or 'label_pred' not in j: return pd.DataFrame()
     d = j[j.status.isin(['accepted', 'rejected']) & j.label_pred.notna() & (j.label_pred.astype(str) != '')]
     labels = sorted(set(d.label) | set(d.label_pred))
@@ -476,16 +543,19 @@ def label_confusion(run:'RunFiles|str|Path')->pd.DataFrame:
 
 def plot_label_confusion(run:'RunFiles|str|Path')->tuple:
     "Heatmap of intended label × validator prediction for the decided candidates: (table, png path)."
-    r = as_run(run); t = label_confusion(r)
+    r = as_run(run)
+    t = label_confusion(r)
     with plot_style():
-        fig = Figure(figsize=(6.5, 5.2), layout='constrained'); ax = fig.subplots()
+        fig = Figure(figsize=(6.5, 5.2), layout='constrained')
+        ax = fig.subplots()
         if t.empty: _say(ax, 'no validator predictions recorded')
         else:
             ax.imshow(t.to_numpy(), cmap='Blues')
             for (i, k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center', va='center', fontsize=8)
             ax.set_xticks(range(len(t.columns)), t.columns, rotation=45, ha='right')
             ax.set_yticks(range(len(t.index)), t.index)
-        ax.set_xlabel('validator prediction'); ax.set_ylabel('intended label (prompt)')
+        ax.set_xlabel('validator prediction')
+        ax.set_ylabel('intended label (prompt)')
         ax.set_title('Candidates: intended label × validator prediction')
         return t, save_figure(fig, r.out/PLOTS/'label_confusion.png')
 
@@ -494,7 +564,8 @@ DIAGNOSTICS['label_confusion'] = plot_label_confusion
 # %% ../nbs/60_diagnose.ipynb #bba71b6e
 def quality_table(run:'RunFiles|str|Path')->pd.DataFrame:
     "Per label: validator recall, candidates' label agreement and mean P(label), FD/KID drift."
-    r = as_run(run); q = r.status.get('quality') or {}
+    r = as_run(run)
+    q = r.status.get('quality') or {}
     if not q: return pd.DataFrame()
     name, rec = q.get('embedder', ''), ((q.get('validator') or {}).get('recall') or {})
     ag, per = q.get('label_agreement') or {}, ((q.get('drift') or {}).get('per_label') or {})
@@ -527,14 +598,18 @@ def _gallery(rows:list, names:list, title:str, path:Path, empty:str, heads:list|
 
 def gallery_matches(run:'RunFiles|str|Path')->tuple:
     "Rejected near-duplicate and semantic-duplicate candidates beside what they matched: (table, png path)."
-    r = as_run(run); j = r.journal; files = _files_by_id(r); rows = []
+    r = as_run(run)
+    j = r.journal
+    files = _files_by_id(r)
+    rows = []
     if len(j) and 'unit_id' in j:
         by_id = j.drop_duplicates('unit_id', keep='last').set_index('unit_id')
         for reason, id_col, sc, fmt in (('near_duplicate', 'nearest_id', 'nearest_dist', 'distance {:.0f}'),
                                         ('semantic_duplicate', 'semantic_nearest_id', 'semantic_duplicate_score', 'cosine {:.3f}')):
             for p in sorted((r.out/'rejects'/reason).glob('*.png')) if (r.out/'rejects'/reason).is_dir() else []:
                 if p.stem not in by_id.index or id_col not in by_id: continue
-                rec = by_id.loc[p.stem]; mid = str(rec.get(id_col) or '')
+                rec = by_id.loc[p.stem]
+                mid = str(rec.get(id_col) or '')
                 v = pd.to_numeric(pd.Series([rec.get(sc)]), errors='coerce').iloc[0]
                 rows.append(dict(unit_id=p.stem, reason=reason, matched=mid, score=v, candidate=p, match=files.get(mid),
                                  name=f"{reason.replace('_', ' ')}, {fmt.format(v) if pd.notna(v) else 'score not recorded'}"))
@@ -546,7 +621,9 @@ def gallery_matches(run:'RunFiles|str|Path')->tuple:
 
 def gallery_label(run:'RunFiles|str|Path')->tuple:
     "Candidates the label validator calls another label, grouped by (intended → predicted): (table, png path)."
-    r = as_run(run); j = r.journal; rows, names = [], []
+    r = as_run(run)
+    j = r.journal
+    rows, names = [], []
     cols = {'label', 'label_pred', 'unit_id', 'status'}
     d = j[j.label_pred.fillna('').astype(str).ne('') & j.label_pred.astype(str).ne(j.label.astype(str))] \
         if len(j) and cols <= set(j.columns) else pd.DataFrame(columns=sorted(cols))
@@ -555,7 +632,9 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
     pairs = d.groupby(['label', 'label_pred']).size().sort_values(ascending=False, kind='stable') if len(d) else pd.Series(dtype=int)
     for (lb, pred), n in pairs.head(GALLERY_ROWS).items():
         ims = [p for p in (image(u) for u in d.unit_id[(d.label == lb) & (d.label_pred == pred)]) if p is not None]
-        if ims: rows.append(ims[:GALLERY_K]); names.append(f'{lb} → {pred} ({n})')
+        if ims:
+            rows.append(ims[:GALLERY_K])
+            names.append(f'{lb} → {pred} ({n})')
     t = pd.DataFrame(dict(pair=names, shown=[len(x) for x in rows]))
     png = _gallery(rows, names, 'Label check: intended → predicted',
                    r.out/PLOTS/'gallery_label.png', 'no validator disagreement recorded (label gate off, or none)')
@@ -563,13 +642,16 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
 
 def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
     "The blurriest and the sharpest accepted synthetic images, by Laplacian variance: (table, png path)."
-    r = as_run(run); j = r.journal
+    r = as_run(run)
+    j = r.journal
     acc = j[(j.status == 'accepted') & j.path.fillna('').astype(str).ne('')] if len(j) and {'status', 'path'} <= set(j.columns) else j.iloc[:0]
     acc = acc.assign(blur=pd.to_numeric(acc.get('blur_var', pd.Series(dtype=float)), errors='coerce')).dropna(subset=['blur'])
     acc = acc.sort_values([c for c in ('blur', 'unit_id') if c in acc])
     rows, names = [], []
     for name, part in (('blurriest accepted', acc.head(GALLERY_K)), ('sharpest accepted', acc.tail(GALLERY_K)[::-1])):
-        if len(part): rows.append([r.out/p for p in part.path]); names.append(f'{name} ({part.blur.min():,.0f}–{part.blur.max():,.0f})')
+        if len(part):
+            rows.append([r.out/p for p in part.path])
+            names.append(f'{name} ({part.blur.min():,.0f}–{part.blur.max():,.0f})')
     t = pd.DataFrame(dict(row=names, shown=[len(x) for x in rows]))
     png = _gallery(rows, names, 'Accepted, by Laplacian variance', r.out/PLOTS/'gallery_sharpness.png',
                    'no accepted synthetic image with a blur score')
@@ -577,7 +659,9 @@ def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
 
 def gallery_originals(run:'RunFiles|str|Path')->tuple:
     "The user's originals worth a look: near-duplicate groups (label conflicts first) and the flattest images."
-    r = as_run(run); o = r.originals; rows, names = [], []
+    r = as_run(run)
+    o = r.originals
+    rows, names = [], []
     if len(o) and {'near_group', 'file_path', 'label'} <= set(o.columns):
         conflict = o.get('label_conflict', pd.Series(False, index=o.index)).astype(str).str.lower().eq('true')
         g = o.assign(conflict=conflict).groupby('near_group')
@@ -589,7 +673,9 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
     if len(o) and 'gray_std' in o:
         flat = o.assign(s=pd.to_numeric(o.gray_std, errors='coerce')).dropna(subset=['s'])
         flat = flat.sort_values([c for c in ('s', 'orig_id') if c in flat]).head(GALLERY_K)
-        if len(flat): rows.append(list(flat.file_path.map(Path))); names.append(f'flattest (gray std {flat.s.min():.1f}–{flat.s.max():.1f})')
+        if len(flat):
+            rows.append(list(flat.file_path.map(Path)))
+            names.append(f'flattest (gray std {flat.s.min():.1f}–{flat.s.max():.1f})')
     t = pd.DataFrame(dict(row=names, shown=[len(x) for x in rows]))
     png = _gallery(rows, names, 'Your originals: duplicates, flattest',
                    r.out/PLOTS/'gallery_originals.png', 'no originals table')

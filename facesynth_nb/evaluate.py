@@ -87,7 +87,8 @@ def confusion(y_true:np.ndarray, y_pred:np.ndarray, k:int, weights:np.ndarray|No
     "Confusion matrix (k, k), or a stack (B, k, k) for a (B, n) array of per-image `weights`."
     cell = np.asarray(y_true) * k + np.asarray(y_pred)
     if weights is None: return np.bincount(cell, minlength=k*k).reshape(k, k).astype(float)
-    onehot = np.zeros((len(cell), k*k)); onehot[np.arange(len(cell)), cell] = 1
+    onehot = np.zeros((len(cell), k*k))
+    onehot[np.arange(len(cell)), cell] = 1
     return (weights @ onehot).reshape(-1, k, k)
 
 def scores(cm:np.ndarray)->dict:
@@ -263,7 +264,8 @@ def conclusion(cmp:dict|None, n_synthetic:int, n_test:int, classifier:str, seeds
     "One plain sentence: did the synthetic images help, by how much, with its interval; says the same as the verdict."
     if cmp is None or n_synthetic == 0:
         return 'Not measured: the train split holds no synthetic images, so there is nothing to compare.'
-    m = cmp['macro_f1']; lo, hi = m['ci95']
+    m = cmp['macro_f1']
+    lo, hi = m['ci95']
     tail = f"(95 % interval of the difference {lo:+.3f} to {hi:+.3f}; {classifier}, {seeds} seeds)"
     if m['verdict'] == TOO_FEW:
         return (f"Too few real test faces to tell (n = {n_test}; a verdict needs at least {MIN_TEST_TOTAL}): adding "
@@ -310,7 +312,9 @@ def train_arms(splits:dict, cfg:RunConfig, labels:list, cache_dir:str|Path)->tup
     seeds = [cfg.seed + i for i in range(cfg.eval_seeds)]
     preds = {}
     for name, df in arms.items():
-        if name == 'mixed' and len(df) == len(arms['real']): preds[name] = preds['real']; continue
+        if name == 'mixed' and len(df) == len(arms['real']):
+            preds[name] = preds['real']
+            continue
         log.info('evaluate: training %s on %s (%d images), %d seeds', clf.name, name, len(df), len(seeds))
         preds[name] = [clf.fit_predict(idx(df), ys(df), idx(val), ys(val), idx(test), s) for s in seeds]
     return preds, ys(test), clf, seeds
@@ -337,7 +341,9 @@ def evaluation_link(
 )->dict|None:           # {path, conclusion, verdict, sha256}, or None when the run was not evaluated
     "status.json's `evaluation` block, read from `evaluation.json` (the status builder adds it on every write)."
     p = Path(out_dir)/EVAL_FILE
-    try: data = p.read_bytes(); ev = json.loads(data)
+    try:
+        data = p.read_bytes()
+        ev = json.loads(data)
     except (OSError, ValueError): return None
     if not isinstance(ev, dict): return None
     return dict(path=EVAL_FILE, conclusion=ev.get('conclusion', ''), verdict=ev.get('verdict', ''),
@@ -377,7 +383,8 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
         ev.update(conclusion=conclusion(cmp, n_syn, len(test), clf.name, len(seeds)),
                   verdict=cmp['macro_f1']['verdict'] if cmp else 'not measured', time_s=round(time.time() - t0, 2))
         ev = _clean(ev)
-        atomic_write_json(out/EVAL_FILE, ev, root=out); link_status(out, ev)
+        atomic_write_json(out/EVAL_FILE, ev, root=out)
+        link_status(out, ev)
     if render: _rerender(out)
     log.info('evaluation: %s', ev['conclusion'])
     return ev

@@ -56,7 +56,9 @@ def matches_target(
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError): return False
 
 def _orientation(exif:bytes)->int:
-    e = Image.Exif(); e.load(exif); return e.get(0x0112, 1)
+    e = Image.Exif()
+    e.load(exif)
+    return e.get(0x0112, 1)
 
 def _same_file(a, b)->bool:
     try: return os.path.samefile(a, b)
@@ -64,9 +66,15 @@ def _same_file(a, b)->bool:
 
 def _link(src:Path, dest:Path)->bool:
     tmp = dest.with_name(f'.{dest.name}.{os.getpid()}{TMP_SUFFIX}')
-    try: tmp.unlink(missing_ok=True); os.link(src, tmp); os.replace(tmp, dest); return True
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(src, tmp)
+        os.replace(tmp, dest)
+        return True
     except OSError as e:
-        tmp.unlink(missing_ok=True); log.debug('cannot hard-link %s: %s', src, e); return False
+        tmp.unlink(missing_ok=True)
+        log.debug('cannot hard-link %s: %s', src, e)
+        return False
 
 # %% ../nbs/50_export.ipynb #e0a476ce
 def may_link(
@@ -101,8 +109,10 @@ def export_file(
     link_ok:bool=True,   # source and target lie on the same filesystem
 )->str:                  # 'linked', 'copied', 'converted' or 'skipped'
     "Put one image at `dest`: hard link, byte copy or converted PNG; never writes through an existing file."
-    src, dest = Path(src), Path(dest); root = _root_of(dest, cfg)
-    make_dirs(root, dest.parent); safe_path(root, dest)
+    src, dest = Path(src), Path(dest)
+    root = _root_of(dest, cfg)
+    make_dirs(root, dest.parent)
+    safe_path(root, dest)
     if matches_target(src, cfg.image_size, cfg.color_mode):
         want_link = cfg.export_mode == 'hardlink' and link_ok
         if want_link and _same_file(src, dest): return 'skipped'
@@ -110,7 +120,8 @@ def export_file(
         data = src.read_bytes()
         if dest.exists() and not _same_file(src, dest) and dest.stat().st_size == len(data) and dest.read_bytes() == data:
             return 'skipped'
-        atomic_write(dest, data, root=root); return 'copied'
+        atomic_write(dest, data, root=root)
+        return 'copied'
     digest = sha256_file(src)
     if not _same_file(src, dest) and _converted_is_current(dest, digest, cfg.image_size, cfg.color_mode): return 'skipped'
     save_png_atomic(prepare_image(src, cfg.image_size, cfg.color_mode), dest, {SOURCE_CHUNK: digest}, root=root)
@@ -171,7 +182,9 @@ def remove_stale(
             p = Path(dirpath)/f
             if str(p) in keep: continue
             h = written.get(str(p))
-            if h is not None and (not h or sha256_file(p) == h): remove_file(root, p); n += 1
+            if h is not None and (not h or sha256_file(p) == h):
+                remove_file(root, p)
+                n += 1
             else: left.append(p.relative_to(root).as_posix())
         if Path(dirpath) != root: remove_empty_dirs(root, dirpath)
     if n: log.info('removed %d stale file(s) under %s', n, root)
@@ -285,8 +298,11 @@ def disk_usage(
         for p in paths:
             try: st = os.stat(p)
             except OSError: continue
-            files += 1; apparent += st.st_size
-            if (st.st_dev, st.st_ino) not in seen: seen.add((st.st_dev, st.st_ino)); new += st.st_size
+            files += 1
+            apparent += st.st_size
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                new += st.st_size
         out[kind] = dict(files=files, bytes=new, apparent_bytes=apparent)
     out['total_bytes'] = sum(v['bytes'] for v in out.values())
     return out
@@ -445,7 +461,9 @@ def package_versions()->dict:
     for name, dists in PACKAGES.items():
         out[name] = None
         for d in (dists if isinstance(dists, tuple) else (dists,)):
-            try: out[name] = ilm.version(d); break
+            try:
+                out[name] = ilm.version(d)
+                break
             except ilm.PackageNotFoundError: pass
     return out
 
@@ -512,7 +530,8 @@ def read_mirror_index(
     try: d = json.loads((Path(root)/MIRROR_INDEX).read_text())
     except FileNotFoundError: return {}
     except (OSError, ValueError):
-        log.warning('ignoring the unreadable mirror index in %s', root); return {}
+        log.warning('ignoring the unreadable mirror index in %s', root)
+        return {}
     files = d.get('files') if isinstance(d, dict) else d
     if isinstance(files, dict): return {str(k): str(v) for k, v in files.items()}
     return {str(k): '' for k in files} if isinstance(files, list) else {}
@@ -574,7 +593,8 @@ def plan_mirror(
 
 # %% ../nbs/50_export.ipynb #09953eeb
 def _copy_file(src:Path, dest:Path, link:bool, root:Path)->None:
-    make_dirs(root, dest.parent); safe_path(root, dest)
+    make_dirs(root, dest.parent)
+    safe_path(root, dest)
     if _same_file(src, dest) and link: return
     if link and _link(src, dest): return
     if dest.exists() and not _same_file(src, dest) and sha256_file(dest) == sha256_file(src): return
@@ -589,7 +609,8 @@ def apply_mirror(
     cfg:RunConfig,    # uses out_dir, export_mode
 )->dict:              # the plan's summary
     "Write the mirror from out_dir's final files, remove our stale files, write the index."
-    root, out = plan.root, cfg.out.resolve(); make_dirs(root, root)
+    root, out = plan.root, cfg.out.resolve()
+    make_dirs(root, root)
     link = cfg.export_mode == 'hardlink' and root.stat().st_dev == (out/'curated').stat().st_dev
     for rel, (src, _) in plan.files.items(): _copy_file(src, ensure_inside(root/rel, root, 'mirror path'), link, root)
     index = {rel: h for rel, (_, h) in plan.files.items()}
@@ -597,11 +618,16 @@ def apply_mirror(
     for s in SPLITS:
         m = man[man.split == s].drop(columns='split')
         data = m.assign(path=m.path.str.removeprefix('curated/')).to_csv(index=False).encode()
-        atomic_write(root/f'{s}.csv', data, root); index[f'{s}.csv'] = hashlib.sha256(data).hexdigest()
+        atomic_write(root/f'{s}.csv', data, root)
+        index[f'{s}.csv'] = hashlib.sha256(data).hexdigest()
     for f in ('label_map.json', 'status.json'):
-        data = (out/f).read_bytes(); atomic_write(root/f, data, root); index[f] = hashlib.sha256(data).hexdigest()
+        data = (out/f).read_bytes()
+        atomic_write(root/f, data, root)
+        index[f] = hashlib.sha256(data).hexdigest()
     for rel in plan.remove:
-        if mirror_owns(root, rel, plan.index): remove_file(root, rel); _prune_empty(root/rel, root)
+        if mirror_owns(root, rel, plan.index):
+            remove_file(root, rel)
+            _prune_empty(root/rel, root)
     atomic_write_json(root/MIRROR_INDEX, dict(format=2, files=index), root)
     log.info('mirrored %d images to %s (%d stale removed, %d left alone)', len(plan.files), root,
              len(plan.remove), len(plan.left_alone))

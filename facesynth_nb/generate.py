@@ -141,9 +141,11 @@ def run_batched(
         if oom:   # outside the except block, so the failed call's tensors can be freed
             if on_oom: on_oom()
             log.warning('out of memory at batch size %d; retrying at %d', size, size // 2)
-            size //= 2; continue
+            size //= 2
+            continue
         if len(res) != len(chunk): raise RuntimeError(f'batch of {len(chunk)} gave {len(res)} results')
-        out.extend(res); i += len(chunk)
+        out.extend(res)
+        i += len(chunk)
     return out, size
 
 # %% ../nbs/20_generate.ipynb #500a5931
@@ -177,7 +179,8 @@ def check_weight_file(path:str|Path, allow_pickle:bool=False)->Path:
 # %% ../nbs/20_generate.ipynb #f7d84a17
 def weights_hash(folder:str|Path)->str:
     "'sha256-' + 16 hex digits over the names and bytes of the weight, config and vocab files under `folder`."
-    folder = Path(folder); h = hashlib.sha256()
+    folder = Path(folder)
+    h = hashlib.sha256()
     files = sorted(p for p in folder.rglob('*') if p.is_file() and p.suffix in WEIGHT_SUFFIXES + ('.json', '.txt'))
     for p in files: h.update(f'{p.relative_to(folder).as_posix()}\0{sha256_file(p)}\0'.encode())
     return 'sha256-' + h.hexdigest()[:16]
@@ -253,13 +256,17 @@ def quiet_loading():
     from transformers.utils import logging as tl
     dv, tv = dl.get_verbosity(), tl.get_verbosity()
     dbar, tbar = dl.is_progress_bar_enabled(), tl.is_progress_bar_enabled()
-    dl.set_verbosity_error(); tl.set_verbosity_error(); dl.disable_progress_bar(); tl.disable_progress_bar()
+    dl.set_verbosity_error()
+    tl.set_verbosity_error()
+    dl.disable_progress_bar()
+    tl.disable_progress_bar()
     try:
         with warnings.catch_warnings():   # diffusers 0.42 renames torch_dtype to dtype; older ones know only torch_dtype
             warnings.filterwarnings('ignore', message='.*torch_dtype.*', category=FutureWarning)
             yield
     finally:
-        dl.set_verbosity(dv); tl.set_verbosity(tv)
+        dl.set_verbosity(dv)
+        tl.set_verbosity(tv)
         if dbar: dl.enable_progress_bar()
         if tbar: tl.enable_progress_bar()
 
@@ -438,7 +445,8 @@ class DiffusersGenerator:
 
     def close(self):
         "Drop the pipeline and free accelerator memory."
-        self.pipe = None; self._free_memory()
+        self.pipe = None
+        self._free_memory()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
@@ -446,7 +454,8 @@ class DiffusersGenerator:
 def diffusers_generator(cfg:RunConfig)->DiffusersGenerator:
     "A `DiffusersGenerator` for a hub id or local diffusers folder in `cfg.model_id`."
     if cfg.scheduler != 'default': scheduler_class(cfg.scheduler)
-    device = resolve_device(cfg); dtype = resolve_dtype(cfg, device)
+    device = resolve_device(cfg)
+    dtype = resolve_dtype(cfg, device)
     folder, rev = resolve_model_folder(cfg)
     pipe = load_pipeline(folder, cfg, dtype)
     return DiffusersGenerator(pipe, cfg, cfg.model_id, rev, device, dtype, cfg.gen_size)
@@ -466,7 +475,10 @@ def bytes_to_unicode()->dict:
     bs = list(range(ord('!'), ord('~')+1)) + list(range(ord('¡'), ord('¬')+1)) + list(range(ord('®'), ord('ÿ')+1))
     cs, n = bs[:], 0
     for b in range(256):
-        if b not in bs: bs.append(b); cs.append(256 + n); n += 1
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
     return dict(zip(bs, map(chr, cs)))
 
 def bpe_vocab(words:tuple=TOKEN_WORDS)->tuple:
@@ -474,17 +486,22 @@ def bpe_vocab(words:tuple=TOKEN_WORDS)->tuple:
     chars = list(bytes_to_unicode().values())
     vocab, merges = chars + [c + '</w>' for c in chars], []
     for w in words:
-        parts = [bytes_to_unicode()[b] for b in w.encode()]; parts[-1] += '</w>'
+        parts = [bytes_to_unicode()[b] for b in w.encode()]
+        parts[-1] += '</w>'
         while len(parts) > 1:
-            m = (parts[0], parts[1]); parts = [''.join(m)] + parts[2:]
-            if m not in merges: merges.append(m); vocab.append(''.join(m))
+            m = (parts[0], parts[1])
+            parts = [''.join(m)] + parts[2:]
+            if m not in merges:
+                merges.append(m)
+                vocab.append(''.join(m))
     vocab += ['<|startoftext|>', '<|endoftext|>']
     return {t: i for i, t in enumerate(dict.fromkeys(vocab))}, merges
 
 # %% ../nbs/20_generate.ipynb #6d9ebf65
 def write_tokenizer(folder:str|Path, words:tuple=TOKEN_WORDS)->Path:
     "Write a CLIP tokenizer (vocab.json, merges.txt, tokenizer_config.json) for `words` into `folder`."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     vocab, merges = bpe_vocab(words)
     (folder/'vocab.json').write_text(json.dumps(vocab, ensure_ascii=False), encoding='utf-8')
     (folder/'merges.txt').write_text('#version: 0.2\n' + ''.join(f'{a} {b}\n' for a, b in merges), encoding='utf-8')
@@ -504,7 +521,8 @@ def tiny_components(tokenizer_dir:str|Path)->dict:
     import torch
     from diffusers import UNet2DConditionModel, AutoencoderKL, PNDMScheduler
     from transformers import CLIPTextConfig, CLIPTextModel
-    tok = load_tokenizer(tokenizer_dir); V = len(tok)
+    tok = load_tokenizer(tokenizer_dir)
+    V = len(tok)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_INIT_SEED)
         unet = UNet2DConditionModel(sample_size=TINY_GEN_SIZE // 8, in_channels=4, out_channels=4, layers_per_block=1,
@@ -544,7 +562,9 @@ def tiny_model_folder()->Path:
     tmpd = Path(tempfile.mkdtemp(prefix='.building-', dir=final.parent))
     try:
         build_tiny(tmpd)
-        try: os.rename(tmpd, final); log.info('built builtin:tiny into %s', final)
+        try:
+            os.rename(tmpd, final)
+            log.info('built builtin:tiny into %s', final)
         except OSError: log.info('builtin:tiny was built by another process into %s', final)
     finally: shutil.rmtree(tmpd, ignore_errors=True)
     return final
@@ -553,7 +573,8 @@ def tiny_model_folder()->Path:
 def tiny_generator(cfg:RunConfig)->DiffusersGenerator:
     "`builtin:tiny`: the cached tiny Stable Diffusion through the same path as a local folder, at 128²."
     if cfg.scheduler != 'default': scheduler_class(cfg.scheduler)
-    device = resolve_device(cfg); dtype = resolve_dtype(cfg, device)
+    device = resolve_device(cfg)
+    dtype = resolve_dtype(cfg, device)
     folder = tiny_model_folder()
     pipe = load_pipeline(folder, cfg, dtype)
     return DiffusersGenerator(pipe, cfg, 'builtin:tiny', f'{TINY_VERSION}+{weights_hash(folder)}', device, dtype, TINY_GEN_SIZE)
@@ -592,7 +613,8 @@ def sd15_random_pipeline(device:str='cpu', dtype:str='float32', seed:int=TINY_IN
 def sd15_random_generator(cfg:RunConfig)->DiffusersGenerator:
     "`builtin:sd15-random`: SD 1.5's architecture with random weights, at `cfg.gen_size`."
     if cfg.scheduler != 'default': scheduler_class(cfg.scheduler)
-    device = resolve_device(cfg); dtype = resolve_dtype(cfg, device)
+    device = resolve_device(cfg)
+    dtype = resolve_dtype(cfg, device)
     pipe = sd15_random_pipeline(device, dtype)
     return DiffusersGenerator(pipe, cfg, 'builtin:sd15-random', f'random-seed-{TINY_INIT_SEED}', device, dtype, cfg.gen_size)
 

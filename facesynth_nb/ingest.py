@@ -58,7 +58,8 @@ def refuse_confusable_labels(labels)->None:
     for lb in sorted(set(labels)): groups.setdefault(label_skeleton(lb), []).append(lb)
     clash = [g for g in groups.values() if len(g) > 1]
     if not clash: return
-    g = clash[0]; a, b = g[0], next(x for x in g if x != g[0])
+    g = clash[0]
+    a, b = g[0], next(x for x in g if x != g[0])
     hint = json.dumps({b: a}, ensure_ascii=False)
     raise InputError(f"class folders {ascii(a)} and {ascii(b)} look alike (same letters after NFKC and look-alike "
                      f"folding) but are different labels; rename one, or merge them with --label_map '{hint}'")
@@ -82,7 +83,8 @@ class BadFile(Exception):
     "A file that cannot be used as an original; `reason` is one of `QUARANTINE_REASONS`."
     def __init__(self, reason:str, detail:str=''):
         assert reason in QUARANTINE_REASONS, reason
-        super().__init__(f'{reason}: {detail}'); self.reason, self.detail = reason, detail
+        super().__init__(f'{reason}: {detail}')
+        self.reason, self.detail = reason, detail
     def __reduce__(self): return (BadFile, (self.reason, self.detail))   # crosses to worker processes
 
 # %% ../nbs/10_ingest.ipynb #757781be
@@ -143,7 +145,8 @@ def to_gray(
     if m in ('1', 'RGB'): return im.convert('L')
     if m.startswith('I;16') or m == 'I': return Image.fromarray(_scale16(np.asarray(im)), 'L')
     if m == 'F':
-        a = np.asarray(im, dtype=np.float64); a = np.nan_to_num(a)
+        a = np.asarray(im, dtype=np.float64)
+        a = np.nan_to_num(a)
         a = a * 255 if a.size and 0 <= a.min() and a.max() <= 1 else a
         return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), 'L')
     if m == 'P': return to_gray(im.convert('RGBA' if 'transparency' in im.info else 'RGB'))
@@ -179,7 +182,8 @@ def describe_grays(
     if not grays: return dict(sha1=[], phash=[], gray_mean=[], gray_std=[])
     sha1 = [hashlib.sha1(f'{g.width}x{g.height}:'.encode() + g.tobytes()).hexdigest() for g in grays]
     hist = np.array([g.histogram() for g in grays], dtype=np.float64)
-    v = np.arange(256, dtype=np.float64); cnt = hist.sum(1)
+    v = np.arange(256, dtype=np.float64)
+    cnt = hist.sum(1)
     mean = hist @ v / cnt
     std = np.sqrt(np.maximum(hist @ (v * v) / cnt - mean * mean, 0))
     return dict(sha1=sha1, phash=phash_many(grays, phash_size), gray_mean=mean.tolist(), gray_std=std.tolist())
@@ -197,7 +201,9 @@ def _hidden_class(name:str)->bool:
     return n.startswith('.') and n not in TOOL_DIRS and not n.startswith('.trash') and len(n) > 1
 
 def _utf8(name:str)->bool:
-    try: name.encode('utf-8'); return True
+    try:
+        name.encode('utf-8')
+        return True
     except UnicodeEncodeError: return False
 
 def _entry(e:os.DirEntry, rel:str, real_root:str):
@@ -225,7 +231,9 @@ def walk_raw_root(
     while stack:
         rel, path, depth = stack.pop()
         try: entries = list(os.scandir(path))
-        except OSError as x: bad.append((rel, 'unreadable', f'cannot list the folder: {x.strerror or x}')); continue
+        except OSError as x:
+            bad.append((rel, 'unreadable', f'cannot list the folder: {x.strerror or x}'))
+            continue
         for e in entries:
             r = f'{rel}/{e.name}' if rel else e.name
             if _skipped(e.name):
@@ -236,7 +244,8 @@ def walk_raw_root(
                 else: log.debug('skipping %s (hidden or system file)', r)
                 continue
             if not _utf8(e.name):
-                bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace'), 'unreadable', 'the name is not valid UTF-8; rename it')); continue
+                bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace'), 'unreadable', 'the name is not valid UTF-8; rename it'))
+                continue
             kind = _entry(e, r, real_root)
             if kind[0] == 'bad': bad.append((r,) + kind[1:])
             elif kind[0] == 'skip': log.warning('skipping %s: %s', r, kind[1])
@@ -326,7 +335,8 @@ def read_fer_csv(
     try: header = [_norm(c) for c in _csv_fields(f.readline())]
     except csv.Error: header = []
     if not {'emotion', 'pixels'} <= set(header):
-        f.close(); raise InputError(f"{path} is not a FER2013 CSV: its header must name the columns emotion and pixels "
+        f.close()
+        raise InputError(f"{path} is not a FER2013 CSV: its header must name the columns emotion and pixels "
                                     f"(and optionally Usage), got {', '.join(header[:5]) or 'nothing'}")
     ie, ip = header.index('emotion'), header.index('pixels')
     iu = header.index('usage') if 'usage' in header else None
@@ -367,7 +377,9 @@ def map_chunks(
         try:
             pending, futs = set(), []
             for c in chunks:
-                futs.append(f := ex.submit(fn, c)); f.n = len(c[0]); pending.add(f)
+                futs.append(f := ex.submit(fn, c))
+                f.n = len(c[0])
+                pending.add(f)
                 if len(pending) >= 3 * workers: pending = _drain(pending, bar, FIRST_COMPLETED)
             _drain(pending, bar, None)
             try: out = [f.result() for f in futs]
@@ -401,8 +413,11 @@ def scan_files_chunk(
     out, grays, where = [None] * len(items), [], []
     for i, (path, size) in enumerate(items):
         try: gray, mode = read_gray(_read_src(path, size), max_pixels)
-        except BadFile as e: out[i] = (e.reason, e.detail); continue
-        grays.append(gray); where.append((i, mode))
+        except BadFile as e:
+            out[i] = (e.reason, e.detail)
+            continue
+        grays.append(gray)
+        where.append((i, mode))
     d = describe_grays(grays, phash_size)
     for k, (i, mode) in enumerate(where):
         gr = grays[k]
@@ -425,7 +440,8 @@ def _write_once(path:Path, data:bytes, root:Path|None=None)->bool:
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data: return False
     except OSError: pass
-    atomic_write(path, data, root=root); return True
+    atomic_write(path, data, root=root)
+    return True
 
 # %% ../nbs/10_ingest.ipynb #7f59c380
 def csv_rows_chunk(
@@ -439,11 +455,16 @@ def csv_rows_chunk(
         try:
             if isinstance(it[2], BadFile): raise it[2]
             name, split, arr = parse_fer_row(*it[2:])
-        except BadFile as e: out[i] = (row, (e.reason, f'line {line}: {e.detail}')); continue
+        except BadFile as e:
+            out[i] = (row, (e.reason, f'line {line}: {e.detail}'))
+            continue
         label = normalize_label(name, label_map)
-        gray = Image.fromarray(arr, 'L'); data = png_bytes(gray)
+        gray = Image.fromarray(arr, 'L')
+        data = png_bytes(gray)
         path = csv_image_path(out_dir, split, label, row)
-        writes.append((path, data, Path(out_dir))); grays.append(gray); where.append((i, row, label, split, str(path), len(data)))
+        writes.append((path, data, Path(out_dir)))
+        grays.append(gray)
+        where.append((i, row, label, split, str(path), len(data)))
     with ThreadPoolExecutor(4) as ex: n_new = sum(ex.map(lambda w: _write_once(*w), writes))
     if n_new: log.debug('wrote %d decoded CSV image(s)', n_new)
     d = describe_grays(grays, phash_size)
@@ -470,7 +491,8 @@ def load_cache(path:Path)->dict:
         if d.get('version') != _CACHE_VERSION or d.get('columns') != CACHE_COLUMNS: raise ValueError('another cache version')
         return {r[0]: dict(zip(CACHE_COLUMNS, r)) for r in d['rows']}
     except Exception as e:
-        log.warning('ignoring the damaged scan cache %s (%s)', path, e); return {}
+        log.warning('ignoring the damaged scan cache %s (%s)', path, e)
+        return {}
 
 def cache_row(
     orig_id:str,    # relative path, or `<csv name>#row=N`
@@ -526,7 +548,8 @@ def duplicate_summary(
 )->dict:                     # counts of duplicate groups and the images in them
     "How many pixel-identical and near-duplicate groups (of 2 or more) the originals hold, and label conflicts."
     def groups(col):
-        n = originals.groupby(col).size(); n = n[n > 1]
+        n = originals.groupby(col).size()
+        n = n[n > 1]
         return int(len(n)), int(n.sum())
     (dg, di), (ng, ni) = groups('dup_group'), groups('near_group')
     return dict(images=len(originals), dup_groups=dg, dup_images=di, near_groups=ng, near_images=ni,
@@ -638,7 +661,9 @@ def check_csv_labels(
 def _scan_csv(root:Path, cfg:RunConfig, cache_file:Path)->tuple:
     "Originals (dict of columns), quarantine rows, cache rows and counts of a FER2013 CSV."
     check_csv_labels(cfg)
-    path = find_fer_csv(root); st = path.stat(); name = path.name
+    path = find_fer_csv(root)
+    st = path.stat()
+    name = path.name
     cache = load_cache(cache_file)
     rows = list(cache.values())
     fresh = bool(rows) and all(r['size'] == st.st_size and r['mtime_ns'] == st.st_mtime_ns for r in rows) \
@@ -663,7 +688,9 @@ def _batched(it, n):
     b = []
     for x in it:
         b.append(x)
-        if len(b) == n: yield b; b = []
+        if len(b) == n:
+            yield b
+            b = []
     if b: yield b
 
 def _count_lines(path:Path)->int:
@@ -706,7 +733,8 @@ def scan_raw_root(
     layout = detect_layout(root) if cfg.layout == 'auto' else cfg.layout
     cfile = cache_path(cfg, layout)
     if layout == 'csv':
-        orig, bad, rows, n_read = _scan_csv(root, cfg, cfile); empty = []
+        orig, bad, rows, n_read = _scan_csv(root, cfg, cfile)
+        empty = []
     else:
         if not root.is_dir(): raise InputError(f"layout '{layout}' needs raw_root to be a folder, got the file {root}")
         rows, w, n_read = _scan_tree(root, layout, cfg, load_cache(cfile))

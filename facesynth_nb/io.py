@@ -37,11 +37,13 @@ def safe_path(
     path:str|Path,   # a path inside it, absolute or relative to `root`
 )->Path:             # the path, absolute, when no component below `root` is a link
     "`path` under `root` with no symbolic link among its components; `LinkRefused` otherwise."
-    root = Path(os.path.abspath(root)); p = Path(path)
+    root = Path(os.path.abspath(root))
+    p = Path(path)
     p = Path(os.path.abspath(p if p.is_absolute() else root/p))
     rel = Path(os.path.relpath(p, root))
     if rel.parts[:1] == ('..',):       # `p` may be spelled from the resolved root (`/private/tmp/...`)
-        root = Path(os.path.realpath(root)); rel = Path(os.path.relpath(p, root))
+        root = Path(os.path.realpath(root))
+        rel = Path(os.path.relpath(p, root))
     if rel.parts[:1] == ('..',): raise InputError(f"{p} lies outside {root}; refused")
     cur = root
     for part in ('',) + rel.parts if rel != Path('.') else ('',):
@@ -54,7 +56,8 @@ def safe_path(
 # %% ../nbs/01_io.ipynb #39df0ea4
 def make_dirs(root:str|Path, path:str|Path)->Path:
     "Create the folder `path` under `root` (and its parents), refusing any link on the way."
-    root = Path(os.path.abspath(root)); p = safe_path(root, path)
+    root = Path(os.path.abspath(root))
+    p = safe_path(root, path)
     root.mkdir(parents=True, exist_ok=True)
     if root not in p.parents and p != root: root = Path(os.path.realpath(root))
     cur = root
@@ -69,16 +72,22 @@ def make_dirs(root:str|Path, path:str|Path)->Path:
 def remove_file(root:str|Path, path:str|Path)->bool:
     "Delete the file `path` under `root` (never through a link); False when it was not there."
     p = safe_path(root, path)
-    try: os.unlink(p); return True
+    try:
+        os.unlink(p)
+        return True
     except FileNotFoundError: return False
 
 def remove_empty_dirs(root:str|Path, path:str|Path)->list:
     "Remove `path` and its parents up to (not including) `root` while they are empty folders, not links."
-    root = Path(os.path.abspath(root)); p = safe_path(root, path); gone = []
+    root = Path(os.path.abspath(root))
+    p = safe_path(root, path)
+    gone = []
     if root not in p.parents and p != root: root = Path(os.path.realpath(root))
     while p != root and root in p.parents:
         if os.path.islink(p) or not os.path.isdir(p) or os.listdir(p): break
-        os.rmdir(p); gone.append(p); p = p.parent
+        os.rmdir(p)
+        gone.append(p)
+        p = p.parent
     return gone
 
 # %% ../nbs/01_io.ipynb #204d7c69
@@ -117,14 +126,17 @@ def atomic_write(
 )->Path:
     "Write `data` to `path` atomically (temp file, fsync, `os.replace`); parents are created."
     p = Path(path)          # relative to the current folder, like `root`
-    if root is not None: make_dirs(root, p.parent.absolute()); safe_path(root, p.absolute())
+    if root is not None:
+        make_dirs(root, p.parent.absolute())
+        safe_path(root, p.absolute())
     else: p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f'.{p.name}.{os.getpid()}{TMP_SUFFIX}')
     if os.path.lexists(tmp) and (root is None or not os.path.islink(tmp)): os.unlink(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, 'wb') as f:
         f.write(data.encode('utf-8') if isinstance(data, str) else data)
-        f.flush(); os.fsync(f.fileno())
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, p)
     return p
 
@@ -139,7 +151,8 @@ def png_bytes(img:Image.Image, text:dict|None=None, compress_level:int=PNG_COMPR
     "Encode `img` as PNG, with `text` stored as PNG text chunks (A1111/ComfyUI style provenance)."
     info = PngImagePlugin.PngInfo()
     for k, v in (text or {}).items(): info.add_text(str(k), v if isinstance(v, str) else json.dumps(v, sort_keys=True))
-    buf = io.BytesIO(); img.save(buf, format='PNG', pnginfo=info, optimize=False, compress_level=compress_level)
+    buf = io.BytesIO()
+    img.save(buf, format='PNG', pnginfo=info, optimize=False, compress_level=compress_level)
     return buf.getvalue()
 
 def save_png_atomic(img:Image.Image, path:str|Path, text:dict|None=None, compress_level:int=PNG_COMPRESS_LEVEL,
@@ -193,7 +206,8 @@ def _parse_line(line:bytes, legacy:bool=False):
 class Journal:
     "Append-only JSONL log of run decisions, one checksummed record a line, durable per `append` call."
     def __init__(self, path:str|Path, root:str|Path|None=None):
-        self.path = Path(path); self.root = Path(root) if root is not None else self.path.parent
+        self.path = Path(path)
+        self.root = Path(root) if root is not None else self.path.parent
     def __repr__(self): return f'Journal({str(self.path)!r})'
 
     def read(self)->list:
@@ -227,12 +241,15 @@ class Journal:
     def append(self, records:list)->None:
         "Append `records` (dicts) as lines with their `_sum`, then flush and fsync."
         if not records: return
-        make_dirs(self.root, self.path.parent); safe_path(self.root, self.path)
+        make_dirs(self.root, self.path.parent)
+        safe_path(self.root, self.path)
         self._cut_torn_tail()
         rows = ({**{k: v for k, v in r.items() if k != SUM_KEY}, SUM_KEY: record_sum(r)} for r in records)
         blob = ''.join(json.dumps(r, sort_keys=True, default=str) + '\n' for r in rows)
         with open(self.path, 'ab') as f:
-            f.write(blob.encode('utf-8')); f.flush(); os.fsync(f.fileno())
+            f.write(blob.encode('utf-8'))
+            f.flush()
+            os.fsync(f.fileno())
 
 # %% ../nbs/01_io.ipynb #f636a24f
 def _pid_alive(pid:int)->bool:
@@ -244,7 +261,8 @@ def _pid_alive(pid:int)->bool:
 class RunLock:
     "Exclusive lock on an out_dir: `with RunLock(out_dir): ...`."
     def __init__(self, out_dir:str|Path, name:str='run.lock'):
-        self.path = Path(out_dir)/name; self.held = False
+        self.path = Path(out_dir)/name
+        self.held = False
 
     def _owner(self)->dict:
         try: o = json.loads(self.path.read_text())
@@ -271,7 +289,8 @@ class RunLock:
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
                 with os.fdopen(fd, 'w') as f: f.write(me)
-                self.held = True; return self
+                self.held = True
+                return self
             except FileExistsError:
                 o = self._owner()
                 try: self._refuse_if_held(o)
@@ -355,11 +374,13 @@ def ensure_inside(
 # %% ../nbs/01_io.ipynb #89075021
 def tree_hash(root:str|Path)->str:
     "sha256 over the names, contents, link targets and modes of everything under `root`."
-    root = Path(root); h = hashlib.sha256()
+    root = Path(root)
+    h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         for name in sorted(dirnames + filenames):
-            p = Path(dirpath)/name; st = os.lstat(p)
+            p = Path(dirpath)/name
+            st = os.lstat(p)
             h.update(f'{p.relative_to(root).as_posix()}\0{st.st_mode}\0'.encode())
             if os.path.islink(p): h.update(os.readlink(p).encode())
             elif p.is_file():

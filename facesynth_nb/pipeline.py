@@ -77,7 +77,9 @@ def _move_aside(out:Path)->Path:
     stamp = time.strftime('%Y%m%d-%H%M%S')
     names = (f"{out.name}.old-{stamp}" + (f'-{i}' if i else '') for i in range(10**6))
     aside = next(a for n in names if not (a := out.with_name(n)).exists())
-    out.rename(aside); (aside/'run.lock').unlink(missing_ok=True); out.mkdir()
+    out.rename(aside)
+    (aside/'run.lock').unlink(missing_ok=True)
+    out.mkdir()
     log.warning('moved the previous run aside to %s', aside)
     return aside
 
@@ -138,8 +140,11 @@ def check_raw_identity(
 # %% ../nbs/90_pipeline.ipynb #9e818b68
 def guard_roots(cfg:RunConfig)->None:
     "Refuse (InputError) an out_dir or mirror_root that is a dangling link, a loop or a file, or holds a link."
-    check_root(cfg.out, 'out_dir'); refuse_links(cfg.out, 'out_dir')
-    if cfg.mirror_root: check_root(cfg.mirror_root, 'mirror_root'); refuse_links(cfg.mirror_root, 'mirror_root')
+    check_root(cfg.out, 'out_dir')
+    refuse_links(cfg.out, 'out_dir')
+    if cfg.mirror_root:
+        check_root(cfg.mirror_root, 'mirror_root')
+        refuse_links(cfg.mirror_root, 'mirror_root')
 
 # %% ../nbs/90_pipeline.ipynb #555aca10
 def open_run(
@@ -157,13 +162,16 @@ def open_run(
         claim_out_dir(cfg, restart, kind)
         if not lock.path.exists(): lock = RunLock(cfg.out).acquire()   # restart moved the old run (and lock) aside
         remove_stale_tmp(cfg.out, RUN_FOLDERS)
-    except BaseException: lock.release(); raise
+    except BaseException:
+        lock.release()
+        raise
     return lock
 
 # %% ../nbs/90_pipeline.ipynb #4fae44e8
 def check_disk(need_bytes:int, out_dir:str|Path, force:bool=False)->dict:
     "Refuse (InputError) when free space at out_dir is below `need_bytes`, unless `force`."
-    p = Path(out_dir); p.mkdir(parents=True, exist_ok=True)
+    p = Path(out_dir)
+    p.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(p).free
     info = dict(need_bytes=int(need_bytes), free_bytes=int(free))
     if need_bytes > free and not force:
@@ -178,7 +186,8 @@ def make_demo_raw_root(
 )->Path:                       # `path`
     "Write the demo dataset (scikit-image's real faces, dealt to the 7 labels) as PNG class folders at `path`."
     from skimage import data
-    path = Path(path); root = path if root is None else root
+    path = Path(path)
+    root = path if root is None else root
     faces = (data.lfw_subset()[:100] * 255).round().astype('uint8')
     astro = Image.fromarray(data.astronaut()).crop((140, 20, 340, 220))
     imgs = [Image.fromarray(f, 'L') for f in faces] + [astro]
@@ -206,7 +215,8 @@ def _scan_and_plan(cfg:RunConfig):
     from facesynth_nb.plan import plan_needs, save_plan, plan_estimates
     from facesynth_nb.curate import split_counts
     originals = scan_raw_root(cfg)
-    plan = plan_needs(originals, cfg, split_counts=split_counts(originals, cfg)); save_plan(plan, cfg.out)
+    plan = plan_needs(originals, cfg, split_counts=split_counts(originals, cfg))
+    save_plan(plan, cfg.out)
     return originals, plan, plan_estimates(plan, originals, cfg)
 
 def plan_only(cfg:RunConfig)->RunResult:
@@ -225,7 +235,8 @@ def _generate(cfg, originals, plan, generator):
     from facesynth_nb.prompts import load_prompt_bank, check_bank_covers, prompts_version_hash
     from facesynth_nb.synth import synthesize, load_decisions, StopFlag
     from facesynth_nb.curate import split_originals
-    bank = load_prompt_bank(cfg); check_bank_covers(bank, list(plan.index))
+    bank = load_prompt_bank(cfg)
+    check_bank_covers(bank, list(plan.index))
     fixed = originals.assign(assigned_split=split_originals(originals, cfg))   # the validator fits on train
     with StopFlag() as stop: synthetic = synthesize(fixed, plan, bank, cfg, generator, stop)
     return synthetic, load_decisions(cfg.out), prompts_version_hash(bank)
@@ -329,7 +340,8 @@ def run_demo(out_dir:str|Path='demo_out',      # where the run writes
 
 def _demo_raw(out:Path, restart:bool)->Path:
     "The demo's faces, written into out_dir/demo_raw once out_dir is known to be ours (or empty)."
-    check_root(out, 'out_dir'); refuse_links(out, 'out_dir')
+    check_root(out, 'out_dir')
+    refuse_links(out, 'out_dir')
     if restart and (out/RUN_FILE).exists():
         with RunLock(out): _move_aside(out)
     check_out_dir(out)
@@ -341,7 +353,8 @@ def _demo_raw(out:Path, restart:bool)->Path:
 
 def rerender_report(out_dir:str|Path)->Path:
     "Re-render the findings report of a finished run from its files."
-    check_root(out_dir, 'out_dir'); refuse_links(out_dir, 'out_dir')
+    check_root(out_dir, 'out_dir')
+    refuse_links(out_dir, 'out_dir')
     return _render(Path(out_dir))
 
 def show_plots(out_dir:str|Path)->list:
@@ -379,10 +392,13 @@ def log_to_notebook(level:int=20)->None:
     "Send facesynth's log lines (INFO: stages, progress) to the cell's output, once; no progress widgets needed."
     import logging, sys, warnings
     warnings.filterwarnings('ignore', message='IProgress not found')   # tqdm.auto's import, bars off: no widget needed
-    lg = logging.getLogger('facesynth_nb'); lg.setLevel(level)
+    lg = logging.getLogger('facesynth_nb')
+    lg.setLevel(level)
     if not any(getattr(h, '_facesynth_notebook', False) for h in lg.handlers):
-        h = logging.StreamHandler(sys.stdout); h._facesynth_notebook = True
-        h.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S')); lg.addHandler(h)
+        h = logging.StreamHandler(sys.stdout)
+        h._facesynth_notebook = True
+        h.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%H:%M:%S'))
+        lg.addHandler(h)
 
 # %% ../nbs/90_pipeline.ipynb #3b6801aa
 def _rejects(status:dict)->str:

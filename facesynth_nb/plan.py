@@ -58,9 +58,12 @@ def expected_split_counts(
         for s in SPLITS: out[s] = c[s]
         if out['val'].sum() == 0 and fv > 0:
             carve = (out['train'] * fv / (ft + fv)).round().astype('int64')
-            out['val'] += carve; out['train'] -= carve
+            out['val'] += carve
+            out['train'] -= carve
     tr, va = (free * ft).round().astype('int64'), (free * fv).round().astype('int64')
-    out['train'] += tr; out['val'] += va; out['test'] += free - tr - va
+    out['train'] += tr
+    out['val'] += va
+    out['test'] += free - tr - va
     return out.sort_index()
 
 # %% ../nbs/15_plan.ipynb #5bce99b6

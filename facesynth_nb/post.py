@@ -74,7 +74,9 @@ def check_exported(paths:list, cfg:RunConfig, show:int=5)->int:
     for p in paths:
         try:
             with Image.open(p) as im: mode, size = im.mode, im.size
-        except Exception as e: bad.append(f'{p}: unreadable ({type(e).__name__})'); continue
+        except Exception as e:
+            bad.append(f'{p}: unreadable ({type(e).__name__})')
+            continue
         if mode != cfg.color_mode or size != (cfg.image_size, cfg.image_size):
             bad.append(f'{p}: mode {mode} size {size[0]}x{size[1]}')
     if bad: raise CheckFailed(f"{len(bad)} of {len(paths)} exported file(s) are not {cfg.image_size}x{cfg.image_size} "

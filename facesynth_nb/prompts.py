@@ -112,7 +112,8 @@ def load_prompt_bank(
     given = set(y)
     y = validate_bank(y, f'prompts_file {p}')
     if replace: return y
-    bank['prompts'].update(y['prompts']); bank['axes'].update(y['axes'])
+    bank['prompts'].update(y['prompts'])
+    bank['axes'].update(y['axes'])
     for k in given & {'style_suffixes', 'negative', 'version'}: bank[k] = y[k]
     return validate_bank(bank, f'prompts_file {p}')
 
@@ -174,9 +175,11 @@ def axis_spread(
     "Counts of each axis value over the units, per label and in all."
     rows = []
     for l, i in zip(units.label, units['index']):
-        d = unit_descriptors(bank, l, int(i)); d.pop('base')
+        d = unit_descriptors(bank, l, int(i))
+        d.pop('base')
         rows += [(a, v or '(none)', l) for a, v in d.items()]
     df = pd.DataFrame(rows, columns=['axis', 'value', 'label'])
     t = pd.crosstab([df.axis, df.value], df.label) if len(df) else pd.DataFrame()
-    t['all'] = t.sum(axis=1); t['share'] = t['all'] / max(len(units), 1)
+    t['all'] = t.sum(axis=1)
+    t['share'] = t['all'] / max(len(units), 1)
     return t.rename_axis(columns=None)

@@ -99,15 +99,18 @@ def _num(v):
 
 def fmt_int(v)->str:
     "`1,234`, or 'not recorded'."
-    f = _num(v); return NOT_RECORDED if f is None else f'{round(f):,}'
+    f = _num(v)
+    return NOT_RECORDED if f is None else f'{round(f):,}'
 
 def fmt_num(v, nd:int=2)->str:
     "`v` with `nd` decimals, or 'not recorded'."
-    f = _num(v); return NOT_RECORDED if f is None else f'{f:,.{nd}f}'
+    f = _num(v)
+    return NOT_RECORDED if f is None else f'{f:,.{nd}f}'
 
 def fmt_frac(v)->str:
     "A fraction as `0.2500 (25.00 %)`, or 'not recorded'."
-    f = _num(v); return NOT_RECORDED if f is None else f'{f:.4f} ({100*f:.2f} %)'
+    f = _num(v)
+    return NOT_RECORDED if f is None else f'{f:.4f} ({100*f:.2f} %)'
 
 def fmt_bytes(v)->str:
     "A size as `1.2 MiB (1,234,567 bytes)`, or 'not recorded'."
@@ -221,8 +224,13 @@ def _quarantined(r:RunFiles)->str:
 # %% ../nbs/70_report.ipynb #d23168a6
 def observed_metrics(run:'RunFiles|str|Path')->dict:
     "Observed metrics' list, label -> text, every number from status.json (or, where it has none, the run's other files)."
-    r = as_run(run); s = r.status; cc = class_composition(r); sizes = _split_sizes(r); sf = s.get('splits_fraction') or {}
-    b = s.get('balance') or {}; du = {k: v.get('bytes') for k, v in (s.get('disk_usage') or {}).items() if isinstance(v, dict)}
+    r = as_run(run)
+    s = r.status
+    cc = class_composition(r)
+    sizes = _split_sizes(r)
+    sf = s.get('splits_fraction') or {}
+    b = s.get('balance') or {}
+    du = {k: v.get('bytes') for k, v in (s.get('disk_usage') or {}).items() if isinstance(v, dict)}
     worst = max(b.get('per_class', {}).items(), key=lambda t: abs(t[1]), default=None)
     return {
         'Original count': fmt_int(s.get('total_original')),
@@ -291,7 +299,9 @@ def _n_plots(r:RunFiles)->int:
 
 def sec_stages(r:RunFiles, figs:dict)->str:
     "each stage with this run's count."
-    s = r.status; size = s.get('image_size') or {}; acc = _acceptance(r)
+    s = r.status
+    size = s.get('image_size') or {}
+    acc = _acceptance(r)
     n_images = sum(1 for p in (r.out/'curated').rglob('*.png') if p.is_file()) if (r.out/'curated').is_dir() else None
     items = [
         f"**Scan** `raw_root`: {fmt_int(len(r.originals) if len(r.originals) else s.get('total_original'))} readable originals, "
@@ -328,7 +338,8 @@ def sec_quality(r:RunFiles)->str:
     g = gate_summary(r).copy()
     for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) if n else '–' for v, d, n in zip(g[c], g.digits, g.n)]
     g['n'] = g.n.map(fmt_int)
-    g.index.name = 'score'; acc = _acceptance(r)
+    g.index.name = 'score'
+    acc = _acceptance(r)
     out = md_table(g[['rule', 'n', 'min', 'median', 'max']])
     if len(acc):
         a = pd.DataFrame({'candidates': acc.candidates.map(fmt_int), 'accepted': acc.accepted.map(fmt_int),
@@ -346,7 +357,9 @@ def sec_outputs(r:RunFiles)->str:
     rows = []
     for name in OUTPUTS:
         p = r.out/name
-        if not p.exists(): rows.append((name, 'absent', '–')); continue
+        if not p.exists():
+            rows.append((name, 'absent', '–'))
+            continue
         n = sum(1 for _ in open(p, 'rb')) - (1 if p.suffix == '.csv' else 0)
         rows.append((name, 'present', f'{fmt_int(n)} rows' if p.suffix in ('.csv', '.jsonl') else fmt_bytes(p.stat().st_size)))
     for d in ('curated', 'synthetic', 'rejects', PLOTS):
@@ -372,7 +385,8 @@ def cross_checks(r:RunFiles)->list:
         out.append(('status total_images = manifest rows', s.get('total_images') == len(m), f"{fmt_int(s.get('total_images'))} vs {fmt_int(len(m))}"))
         n_syn = int((m.source == 'synthetic').sum())
         out.append(('status total_synthetic = synthetic manifest rows', s.get('total_synthetic') == n_syn, f"{fmt_int(s.get('total_synthetic'))} vs {fmt_int(n_syn)}"))
-        allowed = r.setting('synthetic_splits', ['train']); bad = m[(m.source == 'synthetic') & ~m.split.isin(list(allowed))]
+        allowed = r.setting('synthetic_splits', ['train'])
+        bad = m[(m.source == 'synthetic') & ~m.split.isin(list(allowed))]
         out.append((f"synthetic images only in {', '.join(allowed)}", bad.empty, f'{fmt_int(len(bad))} elsewhere'))
         miss = [p for p in m.path if not (r.out/p).is_file()]
         out.append(('every manifest path exists', not miss, f'{fmt_int(len(miss))} missing' + (f' (first: {md_escape(miss[0])})' if miss else '')))
@@ -386,7 +400,8 @@ def cross_checks(r:RunFiles)->list:
 
 def sec_integrity(r:RunFiles)->str:
     "the export's integrity checks and the report's cross-checks, each with its verdict."
-    integ = r.status.get('integrity') or {}; rows = []
+    integ = r.status.get('integrity') or {}
+    rows = []
     for c in integ.get('checks') or []:
         c = c if isinstance(c, dict) else {'name': str(c)}
         files = c.get('files') or []
@@ -401,7 +416,9 @@ def sec_integrity(r:RunFiles)->str:
 # %% ../nbs/70_report.ipynb #ff3ad88b
 def expression_risk(r:RunFiles)->str:
     "The risk that a synthetic face does not show its prompted emotion, as far as this run checked it."
-    q = r.status.get('quality') or {}; v = q.get('validator') or {}; gate = q.get('label_gate')
+    q = r.status.get('quality') or {}
+    v = q.get('validator') or {}
+    gate = q.get('label_gate')
     review = f"a sample must be reviewed by a person ({ref('stages')}, thumbnails)"
     if not v or gate in (None, 'off'):
         return ('**Prompted expressions are not verified.** The label gate was off in this run: the gates checked for a '
@@ -419,13 +436,16 @@ def expression_risk(r:RunFiles)->str:
 # %% ../nbs/70_report.ipynb #8d1cc95e
 def sec_risks(r:RunFiles)->str:
     "the risks of using this corpus, with this run's numbers where there are some."
-    s, o = r.status, r.originals; sc = split_composition(r); cap = r.setting('synthetic_cap')
+    s, o = r.status, r.originals
+    sc = split_composition(r)
+    cap = r.setting('synthetic_cap')
     train_max = sc.xs('train', level='split').synthetic_fraction.max() if len(sc) else None
     items = []
     if is_builtin(r): items.append('**Not faces.** The synthetic images come from an untrained built-in model; do not train on them.')
     items.append(f"**Synthetic share.** {fmt_frac(s.get('synthetic_fraction'))} of the corpus is synthetic; the highest share of a class "
                  f"in train is {fmt_frac(train_max)} (cap {fmt_num(cap)}). A model may learn the generator's style instead of expressions.")
-    lk = s.get('leakage') or {}; conflicts, groups = lk.get('label_conflict_groups'), None
+    lk = s.get('leakage') or {}
+    conflicts, groups = lk.get('label_conflict_groups'), None
     if conflicts is None and {'label_conflict', 'near_group'} <= set(o.columns):
         conflicts = o.near_group[o.label_conflict.astype(str).str.lower().eq('true')].nunique()
     if 'near_group' in o and len(o): groups = int((o.groupby('near_group').size() > 1).sum())
@@ -457,7 +477,8 @@ def sec_repro(r:RunFiles)->str:
 
 # %% ../nbs/70_report.ipynb #0caece75
 def _cap_answer(r:RunFiles)->str:
-    p = _plan(r); dropped = _num(r.stat('over_cap_dropped.count'))
+    p = _plan(r)
+    dropped = _num(r.stat('over_cap_dropped.count'))
     if {'need', 'allowed_by_cap'} <= set(p.columns):
         bind = p[p.need > p.allowed_by_cap]
         txt = ('Yes, for ' + '; '.join(f'{md_escape(l)} (needs {fmt_int(v.need)}, the cap allows {fmt_int(v.allowed_by_cap)})'
@@ -468,7 +489,8 @@ def _cap_answer(r:RunFiles)->str:
     return txt + (f"; at curation {fmt_int(dropped)} synthetic images were dropped over the cap." if dropped is not None else '.')
 
 def _target_answer(r:RunFiles)->str:
-    per = _target_per_class(r); cc = class_composition(r)
+    per = _target_per_class(r)
+    cc = class_composition(r)
     if per is None: return f'Target {NOT_RECORDED}; the corpus has {fmt_int(r.status.get("total_images"))} images.'
     short = [f'{md_escape(l)} {fmt_int(v)}' for l, v in cc.total.items() if v < per]
     return (f"target_total {fmt_int(r.setting('target_total'))}, so {fmt_int(per)} per class; the corpus has "
@@ -483,7 +505,8 @@ def _gate_answer(r:RunFiles)->str:
     return f'`{md_escape(k)}`: {fmt_int(v)} of {fmt_int(sum(rb.values()))} rejections ({fmt_frac(v/sum(rb.values()))}).'
 
 def _tone_answer(r:RunFiles)->str:
-    g = r.status.get('gray_stats') or {}; o, s = g.get('original') or {}, g.get('synthetic') or {}
+    g = r.status.get('gray_stats') or {}
+    o, s = g.get('original') or {}, g.get('synthetic') or {}
     dm, ds = _num(s.get('mean')), _num(s.get('std'))
     if None in (dm, ds, _num(o.get('mean')), _num(o.get('std'))): return f'Gray statistics {NOT_RECORDED}.'
     return (f"Synthetic gray mean {fmt_num(dm)} vs original {fmt_num(o['mean'])} (difference {fmt_num(dm - o['mean'])}); "
@@ -492,7 +515,10 @@ def _tone_answer(r:RunFiles)->str:
 # %% ../nbs/70_report.ipynb #a0541e32
 def sec_answers(r:RunFiles)->str:
     "the findings' open questions, each answered with this run's numbers."
-    s = r.status; b = s.get('balance') or {}; acc = _acceptance(r); size = s.get('image_size') or {}
+    s = r.status
+    b = s.get('balance') or {}
+    acc = _acceptance(r)
+    size = s.get('image_size') or {}
     rate = (f"{fmt_frac(acc.accepted.sum()/acc.candidates.sum())} of candidates were accepted overall "
             f"({'; '.join(f'{md_escape(l)} {fmt_frac(v)}' for l, v in acc.rate.items())}), "
             f"about {fmt_num(acc.candidates.sum()/max(acc.accepted.sum(), 1), 2)} candidates per accepted image." if len(acc) else f'Journal {NOT_RECORDED}.')
@@ -543,7 +569,8 @@ def gate_rules_md(r:RunFiles)->str:
 
 def fmt_sig(v, n:int=3)->str:
     "`v` to `n` significant digits (small KID values stay readable), or 'not recorded'."
-    f = _num(v); return NOT_RECORDED if f is None else f'{f:.{n}g}'
+    f = _num(v)
+    return NOT_RECORDED if f is None else f'{f:.{n}g}'
 
 def _drift_md(q:dict)->str:
     name, d = q.get('embedder', ''), q.get('drift') or {}
@@ -606,7 +633,8 @@ def sec_objective(r:RunFiles, figs:dict)->str:
 
 def label_check_said(r:RunFiles)->str:
     "Whether this run checked the prompted expressions, in one clause (from status.json's quality)."
-    q = r.status.get('quality') or {}; v = q.get('validator') or {}
+    q = r.status.get('quality') or {}
+    v = q.get('validator') or {}
     if not v or q.get('label_gate') in (None, 'off'):
         return 'not checked by this run (the label gate was off)'
     acc = fmt_frac(v.get('accuracy', v.get('cv_accuracy')))
@@ -701,9 +729,12 @@ def load_evaluation(r:RunFiles)->dict|None:
     link = r.status.get('evaluation')
     data = p.read_bytes()
     if not isinstance(link, dict) or link.get('sha256') != hashlib.sha256(data).hexdigest():
-        log.warning('not showing %s: it is not the file status.json records (see `facesynth check`)', p); return None
+        log.warning('not showing %s: it is not the file status.json records (see `facesynth check`)', p)
+        return None
     try: ev = json.loads(data.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError) as e: log.warning('ignoring %s: %s', p, e); return None
+    except (ValueError, UnicodeDecodeError) as e:
+        log.warning('ignoring %s: %s', p, e)
+        return None
     return ev if isinstance(ev, dict) and 'arms' in ev and 'labels' in ev else None
 
 # %% ../nbs/70_report.ipynb #fa0117ba
@@ -720,9 +751,13 @@ def plot_evaluation_f1(r:RunFiles, ev:dict)->Path:
             err = np.abs(np.stack([m - ci[:, 0], ci[:, 1] - m]))
             ax.bar(x + (j - (len(arms) - 1) / 2) * w, np.nan_to_num(m), w, yerr=np.nan_to_num(err), capsize=3,
                    color=c, label=EVAL_ARMS[a])
-        ax.set_xticks(x, labels, rotation=30, ha='right'); ax.set_ylim(0, 1.05); ax.set_ylabel('F1 on real test')
-        ax.legend(loc='lower right', fontsize=8); fig.tight_layout()
-        p = save_figure(fig, r.out/PLOTS/'evaluation_f1.png'); plt.close(fig)
+        ax.set_xticks(x, labels, rotation=30, ha='right')
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel('F1 on real test')
+        ax.legend(loc='lower right', fontsize=8)
+        fig.tight_layout()
+        p = save_figure(fig, r.out/PLOTS/'evaluation_f1.png')
+        plt.close(fig)
     return p
 
 def _f(v)->float: return float('nan') if v is None else float(v)
@@ -742,11 +777,13 @@ def plot_evaluation_confusion(r:RunFiles, ev:dict)->Path:
                 ax.text(j, i, f'{v:.0f}', ha='center', va='center', fontsize=7, color='white' if v > 55 else '#1f2328')
             ax.set_xticks(range(len(labels)), labels, rotation=45, ha='right', fontsize=8)
             ax.set_yticks(range(len(labels)), labels, fontsize=8)
-            ax.set_title(f'trained on {EVAL_ARMS[a]}', fontsize=9); ax.set_xlabel('predicted')
+            ax.set_title(f'trained on {EVAL_ARMS[a]}', fontsize=9)
+            ax.set_xlabel('predicted')
         axes[0][0].set_ylabel('true label (real test faces)')
         fig.suptitle(f"% of each true label's test faces, all {len(ev.get('seeds') or [1])} seeds pooled", fontsize=9)
         fig.tight_layout()
-        p = save_figure(fig, r.out/PLOTS/'evaluation_confusion.png'); plt.close(fig)
+        p = save_figure(fig, r.out/PLOTS/'evaluation_confusion.png')
+        plt.close(fig)
     return p
 
 # %% ../nbs/70_report.ipynb #5a8bc84b
@@ -787,7 +824,9 @@ def rare_answer(ev:dict)->str:
     lines = []
     for lb in _rare_first(ev):
         c = cmp['f1'].get(lb)
-        if not c or c.get('diff') is None: lines.append(f"- **{md_escape(lb)}**: not in the real test split: not measured."); continue
+        if not c or c.get('diff') is None:
+            lines.append(f"- **{md_escape(lb)}**: not in the real test split: not measured.")
+            continue
         n = c.get('n', (ev['split_sizes']['test_real'].get('per_label') or {}).get(lb))
         lines.append(f"- **{md_escape(lb)}** ({fmt_int(tr.get(lb))} real train images): F1 {c['diff']:+.3f} "
                      f"(95 % interval {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}; n = {fmt_int(n)} real test faces): "
@@ -820,7 +859,8 @@ def sec_evaluation(r:RunFiles)->str:
     "The last section, 'Does the synthetic data help?', from evaluation.json; '' when the run was not evaluated."
     ev = load_evaluation(r)
     if ev is None: return ''
-    over, per = evaluation_tables(ev); sz, clf = ev['split_sizes'], ev['classifier']
+    over, per = evaluation_tables(ev)
+    sz, clf = ev['split_sizes'], ev['classifier']
     emb = (clf.get('embedder') or {}).get('name')
     why = f" Why this classifier: {md_escape(clf['why'])}." if clf.get('why') else ''
     how = (f"The same classifier (`{md_escape(clf['name'])}`{f' on {md_escape(emb)} embeddings' if emb else ''}) "
@@ -851,7 +891,9 @@ def sec_observed(r:RunFiles, figs:dict)->str:
 
 def findings_qmd(run:'RunFiles|str|Path', figs:dict|None=None)->str:
     "The filled Quarto source of the findings: front matter, the banner, then each section numbered in order."
-    r = as_run(run); s = check_status(r.status); figs = figs or {}
+    r = as_run(run)
+    s = check_status(r.status)
+    figs = figs or {}
     bodies = {x.key: x.body(r, figs) for x in sorted(SECTIONS, key=lambda x: not x.early)}
     cfg = (s.get('config_hash') or r.run.get('config_hash') or NOT_RECORDED)[:12]
     out = [FRONT_MATTER.format(title='Findings: synthetic expansion of a facial-expression dataset',
@@ -926,7 +968,8 @@ def _toc(html:str)->tuple:
     "Give each `<h2>` an id and return (html, a table of contents)."
     heads = []
     def sub(m):
-        heads.append(m.group(1)); return f'<h2 id="s{len(heads)}">{m.group(1)}</h2>'
+        heads.append(m.group(1))
+        return f'<h2 id="s{len(heads)}">{m.group(1)}</h2>'
     html = re.sub(r'<h2>(.*?)</h2>', sub, html)
     nav = '<nav class="toc">' + ''.join(f'<a href="#s{i}">{t}</a>' for i, t in enumerate(heads, 1)) + '</nav>'
     return html, nav
@@ -948,12 +991,15 @@ def render_quarto(qmd:Path, timeout:int=600)->Path|None:
     cmd = [exe, 'render', qmd.name, '--to', 'html', '--output', tmp_name]
     try: res = subprocess.run(cmd, cwd=qmd.parent, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
-        log.warning('quarto render failed (%s); writing the built-in HTML instead', e); return None
+        log.warning('quarto render failed (%s); writing the built-in HTML instead', e)
+        return None
     out = qmd.parent/tmp_name
     if res.returncode != 0 or not out.is_file():
         log.warning('quarto render exited %s; writing the built-in HTML instead: %s', res.returncode, res.stderr[-2000:])
-        out.unlink(missing_ok=True); return None
-    dest = qmd.with_suffix('.html'); os.replace(out, dest)
+        out.unlink(missing_ok=True)
+        return None
+    dest = qmd.with_suffix('.html')
+    os.replace(out, dest)
     return dest
 
 # %% ../nbs/70_report.ipynb #209eb18f
@@ -963,11 +1009,14 @@ def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Pat
     "Write findings.qmd, findings.md and a self-contained findings.html into `out_dir`; return the HTML's path."
     if engine not in ENGINES: raise InputError(f"report engine {engine!r} is not one of {ENGINES}")
     if engine == 'quarto' and not shutil.which('quarto'): raise InputError("engine='quarto' but `quarto` is not on PATH")
-    r = load_run(out_dir); check_status(r.status)
+    r = load_run(out_dir)
+    check_status(r.status)
     figs = diagnose(r) if figs is None else figs
-    qmd = findings_qmd(r, figs); md = qmd_to_md(qmd)
+    qmd = findings_qmd(r, figs)
+    md = qmd_to_md(qmd)
     if left := find_placeholders(md): log.warning('the findings still hold placeholders: %s', sorted(set(left)))
-    q = atomic_write(r.out/'findings.qmd', qmd, r.out); atomic_write(r.out/'findings.md', md, r.out)
+    q = atomic_write(r.out/'findings.qmd', qmd, r.out)
+    atomic_write(r.out/'findings.md', md, r.out)
     html = render_quarto(q) if engine in ('auto', 'quarto') else None
     if html is None:
         title = re.search(r'^# (.*)$', md, re.M).group(1)
