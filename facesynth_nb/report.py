@@ -4,13 +4,12 @@
 
 # %% auto #0
 __all__ = ['log', 'NOT_RECORDED', 'SECTIONS', 'REQUIRED', 'CAUSES', 'OUTPUTS', 'FRONT_MATTER', 'FIGURES', 'SAMPLE_NOTE',
-           'EVAL_FILE', 'EVAL_ARMS', 'NEXT_STEPS', 'OTHERWISE', 'CSS', 'HTML_PAGE', 'ENGINES', 'Section', 'ref',
-           'missing_keys', 'check_status', 'fmt_int', 'fmt_num', 'fmt_frac', 'fmt_bytes', 'fmt_bool', 'md_escape',
-           'md_table', 'md_list', 'is_builtin', 'demo_source', 'banner', 'observed_metrics', 'sec_scope', 'sec_stages',
-           'sec_prompts', 'sec_quality', 'sec_outputs', 'sec_balance', 'cross_checks', 'sec_integrity',
-           'expression_risk', 'sec_risks', 'sec_repro', 'sec_answers', 'validator_md', 'gate_rules_md', 'fmt_sig',
-           'sec_semantic', 'sec_objective', 'label_check_said', 'utility_said', 'sec_target', 'sec_quality_controls',
-           'sec_enhancements', 'figure_md', 'load_evaluation', 'plot_evaluation_f1', 'plot_evaluation_confusion',
+           'NEXT_STEPS', 'OTHERWISE', 'CSS', 'HTML_PAGE', 'ENGINES', 'Section', 'ref', 'missing_keys', 'check_status',
+           'fmt_int', 'fmt_num', 'fmt_frac', 'fmt_bytes', 'fmt_bool', 'md_escape', 'md_table', 'md_list', 'is_builtin',
+           'demo_source', 'banner', 'observed_metrics', 'sec_scope', 'sec_stages', 'sec_prompts', 'sec_quality',
+           'sec_outputs', 'sec_balance', 'cross_checks', 'sec_integrity', 'expression_risk', 'sec_risks', 'sec_repro',
+           'sec_answers', 'validator_md', 'gate_rules_md', 'fmt_sig', 'sec_semantic', 'sec_objective',
+           'label_check_said', 'utility_said', 'sec_target', 'sec_quality_controls', 'sec_enhancements', 'figure_md',
            'evaluation_tables', 'rare_answer', 'next_steps', 'sec_evaluation', 'sec_observed', 'findings_qmd',
            'qmd_to_md', 'find_placeholders', 'embed_images', 'md_to_html', 'render_quarto', 'render_report']
 
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Callable
-import numpy as np
 import pandas as pd
 import mistune
 from .config import InputError, get_logger, is_builtin_model
@@ -643,7 +641,7 @@ def label_check_said(r:RunFiles)->str:
 
 def utility_said(r:RunFiles)->str:
     "Whether this run's corpus was evaluated on real faces, in one sentence."
-    ev = load_evaluation(r)
+    ev = r.evaluation
     if ev is None:
         return ('not measured yet: `facesynth evaluate OUT_DIR` trains a classifier on the real train faces and on '
                 'real + synthetic, and scores both on the real test faces.')
@@ -677,7 +675,7 @@ def sec_quality_controls(r:RunFiles, figs:dict)->str:
 
 def sec_enhancements(r:RunFiles, figs:dict)->str:
     "Section 'Enhancements': next steps that this run has not already done."
-    ev, q = load_evaluation(r), r.status.get('quality') or {}
+    ev, q = r.evaluation, r.status.get('quality') or {}
     items = []
     if is_builtin(r): items.append('Run a real model on a GPU (Stable Diffusion 1.5 or a fine-tune) in batches; '
                                    '`builtin:tiny` only tests mechanics.')
@@ -715,76 +713,7 @@ def figure_md(r:RunFiles, name:str, figs:dict)->str:
     return f'![{FIGURES[name]}]({Path(p).relative_to(r.out).as_posix()})'
 
 # %% ../nbs/70_report.ipynb #ea137db9
-import hashlib, json
-from .diagnose import C_ORIG, C_SYN, plot_style, save_figure
-
-# %% ../nbs/70_report.ipynb #d2df2031
-EVAL_FILE = 'evaluation.json'
-EVAL_ARMS = dict(real='real', mixed='real + synthetic', synthetic='synthetic only')
-
-def load_evaluation(r:RunFiles)->dict|None:
-    "The run's evaluation.json, or None when there is none, it cannot be read, or it is not the file status.json records."
-    p = r.out/EVAL_FILE
-    if not p.is_file(): return None
-    link = r.status.get('evaluation')
-    data = p.read_bytes()
-    if not isinstance(link, dict) or link.get('sha256') != hashlib.sha256(data).hexdigest():
-        log.warning('not showing %s: it is not the file status.json records (see `facesynth check`)', p)
-        return None
-    try: ev = json.loads(data.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError) as e:
-        log.warning('ignoring %s: %s', p, e)
-        return None
-    return ev if isinstance(ev, dict) and 'arms' in ev and 'labels' in ev else None
-
-# %% ../nbs/70_report.ipynb #fa0117ba
-def plot_evaluation_f1(r:RunFiles, ev:dict)->Path:
-    "Per-label F1 of real vs real + synthetic, bars at the seed mean with their 95 % bootstrap intervals."
-    import matplotlib.pyplot as plt
-    labels, arms = ev['labels'], [a for a in ('real', 'mixed') if a in ev['arms']]
-    x, w = np.arange(len(labels)), 0.8 / len(arms)
-    with plot_style():
-        fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(labels)), 3.4))
-        for j, (a, c) in enumerate(zip(arms, (C_ORIG, C_SYN))):
-            m = np.array([_f(ev['arms'][a]['mean']['f1'][lb]) for lb in labels])
-            ci = np.array([[_f(v) for v in ev['arms'][a]['ci95']['f1'][lb]] for lb in labels]).reshape(-1, 2)
-            err = np.abs(np.stack([m - ci[:, 0], ci[:, 1] - m]))
-            ax.bar(x + (j - (len(arms) - 1) / 2) * w, np.nan_to_num(m), w, yerr=np.nan_to_num(err), capsize=3,
-                   color=c, label=EVAL_ARMS[a])
-        ax.set_xticks(x, labels, rotation=30, ha='right')
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel('F1 on real test')
-        ax.legend(loc='lower right', fontsize=8)
-        fig.tight_layout()
-        p = save_figure(fig, r.out/PLOTS/'evaluation_f1.png')
-        plt.close(fig)
-    return p
-
-def _f(v)->float: return float('nan') if v is None else float(v)
-
-# %% ../nbs/70_report.ipynb #46c894e2
-def plot_evaluation_confusion(r:RunFiles, ev:dict)->Path:
-    "Each arm's confusion matrix on the real test faces, rows normalised to %, side by side (light text on dark cells)."
-    import matplotlib.pyplot as plt
-    labels, arms = ev['labels'], [a for a in EVAL_ARMS if a in ev['arms']]
-    with plot_style():
-        fig, axes = plt.subplots(1, len(arms), figsize=(3.6 * len(arms), 3.8), squeeze=False)
-        for ax, a in zip(axes[0], arms):
-            cm = np.array(ev['arms'][a]['confusion'], float)
-            pct = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
-            ax.imshow(pct, vmin=0, vmax=100, cmap='Blues')
-            for (i, j), v in np.ndenumerate(pct):
-                ax.text(j, i, f'{v:.0f}', ha='center', va='center', fontsize=7, color='white' if v > 55 else '#1f2328')
-            ax.set_xticks(range(len(labels)), labels, rotation=45, ha='right', fontsize=8)
-            ax.set_yticks(range(len(labels)), labels, fontsize=8)
-            ax.set_title(f'trained on {EVAL_ARMS[a]}', fontsize=9)
-            ax.set_xlabel('predicted')
-        axes[0][0].set_ylabel('true label (real test faces)')
-        fig.suptitle(f"% of each true label's test faces, all {len(ev.get('seeds') or [1])} seeds pooled", fontsize=9)
-        fig.tight_layout()
-        p = save_figure(fig, r.out/PLOTS/'evaluation_confusion.png')
-        plt.close(fig)
-    return p
+from .diagnose import EVAL_ARMS, plot_evaluation_f1, plot_evaluation_confusion
 
 # %% ../nbs/70_report.ipynb #5a8bc84b
 def _pm(arm:dict, m:str, lb:str|None=None)->str:
@@ -857,7 +786,7 @@ def next_steps(ev:dict)->str:
 
 def sec_evaluation(r:RunFiles)->str:
     "The last section, 'Does the synthetic data help?', from evaluation.json; '' when the run was not evaluated."
-    ev = load_evaluation(r)
+    ev = r.evaluation
     if ev is None: return ''
     over, per = evaluation_tables(ev)
     sz, clf = ev['split_sizes'], ev['classifier']
