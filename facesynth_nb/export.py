@@ -6,10 +6,10 @@
 __all__ = ['log', 'MANIFEST_COLUMNS', 'SOURCE_CHUNK', 'METADATA', 'HF_COLUMNS', 'PACKAGES', 'MIRROR_INDEX', 'MIRROR_TOP',
            'prepare_image', 'matches_target', 'may_link', 'export_file', 'curated_paths', 'previous_outputs',
            'remove_stale', 'make_label_dirs', 'export_curated', 'manifest_frames', 'hf_metadata', 'write_manifests',
-           'disk_usage', 'gray_stats', 'journal_summary', 'plan_summary', 'balance_summary', 'build_status',
-           'write_status', 'package_versions', 'gpu_info', 'git_commit', 'env_report', 'write_env_report',
-           'check_mirror_root', 'read_mirror_index', 'mirror_owns', 'MirrorPlan', 'plan_mirror', 'apply_mirror',
-           'mirror_run', 'integrity_block', 'export_run']
+           'disk_usage', 'gray_stats', 'journal_summary', 'plan_summary', 'balance_summary', 'RunTables',
+           'build_status', 'write_status', 'package_versions', 'gpu_info', 'git_commit', 'env_report',
+           'write_env_report', 'check_mirror_root', 'read_mirror_index', 'mirror_owns', 'MirrorPlan', 'plan_mirror',
+           'apply_mirror', 'mirror_run', 'integrity_block', 'export_run']
 
 # %% ../nbs/50_export.ipynb #02a276fa
 import datetime, hashlib, importlib, importlib.metadata as ilm, json, os, platform, subprocess, sys, time
@@ -405,24 +405,36 @@ def _schema(curated:pd.DataFrame, cfg:RunConfig, model_info:dict, prompts_versio
                 created_timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
 
 # %% ../nbs/50_export.ipynb #4ee28c18
+@dataclass
+class RunTables:
+    "A run's results as export needs them: the tables of every stage and the generator's description."
+    curated: pd.DataFrame                      # curated table
+    originals: pd.DataFrame|None = None        # originals table (preset splits, disk usage)
+    synthetic: pd.DataFrame|None = None        # synthetic table (disk usage of out_dir/synthetic)
+    plan: pd.DataFrame|None = None             # plan table: shortfall and cause
+    journal: list|None = None                  # journal records: candidates, rejects by reason and class
+    quarantine: pd.DataFrame|None = None       # quarantine table; None reads out_dir/quarantine.csv if there
+    model_info: dict|None = None               # the generator's describe() dict
+    prompts_version_hash: str = ''             # the prompt bank's hash ('' = from the synthetic table)
+
+    @property
+    def bank_hash(self)->str:
+        "The prompt bank's hash: as given, else every bank the synthetic table records, joined by '|'."
+        syn = self.synthetic
+        if self.prompts_version_hash or syn is None or 'prompts_version_hash' not in syn:
+            return self.prompts_version_hash
+        return '|'.join(sorted(set(syn.prompts_version_hash.dropna().astype(str)) - {''}))
+
+# %% ../nbs/50_export.ipynb #9498d178
 def build_status(
-    curated:pd.DataFrame,            # curated table
-    cfg:RunConfig,                   # run settings
-    originals:pd.DataFrame|None=None,# originals table (preset splits, disk usage)
-    synthetic:pd.DataFrame|None=None,# synthetic table (disk usage of out_dir/synthetic)
-    plan:pd.DataFrame|None=None,     # plan table: shortfall and cause
-    journal=None,                    # journal records: candidates, rejects by reason and class
-    quarantine:pd.DataFrame|None=None,# quarantine table; None reads out_dir/quarantine.csv when present
-    model_info:dict|None=None,       # the generator's describe() dict
-    prompts_version_hash:str='',     # prompts.prompts_version_hash of the bank ('' = from the synthetic table)
-    gray_n:int=500,                  # images per source in the gray subsample
-    extra:dict|None=None,            # blocks other stages add: name -> JSON-able value (e.g. demo, quality)
-)->dict:                             # the status dict (findings schema + extras)
+    t:RunTables,           # the run's tables
+    cfg:RunConfig,         # run settings
+    gray_n:int=500,        # images per source in the gray subsample
+    extra:dict|None=None,  # blocks other stages add: name -> JSON-able value (e.g. demo, quality)
+)->dict:                   # the status dict (findings schema + extras)
     "Everything status.json holds: the findings' schema plus splits, cap, balance, rejects, disk use, provenance."
-    if not prompts_version_hash and synthetic is not None and 'prompts_version_hash' in synthetic:
-        hs = sorted(set(synthetic.prompts_version_hash.dropna().astype(str)) - {''})
-        prompts_version_hash = '|'.join(hs)          # the synthetic table records the bank each image came from
-    st = _schema(curated, cfg, model_info, prompts_version_hash)
+    curated, originals, model_info = t.curated, t.originals, t.model_info
+    st = _schema(curated, cfg, model_info, t.bank_hash)
     ct = cap_table(curated, cfg.synthetic_cap)
     train = ct.xs('train', level='split') if 'train' in ct.index.get_level_values('split') else ct.iloc[:0]
     drop = curated[curated.dropped == 'over_cap']
@@ -435,8 +447,8 @@ def build_status(
         over_cap_dropped=dict(count=len(drop), by_class=drop.label.value_counts().sort_index().to_dict()),
         balance=balance_summary(curated), balance_train=balance_summary(curated, 'train'),
         preset_splits=bool(originals is not None and cfg.keep_splits and (originals.split != '').any()),
-        leakage=_leakage(curated), synthetic_generation=journal_summary(journal), plan=plan_summary(plan),
-        quarantined=_quarantine(quarantine, cfg), disk_usage=_disk(curated, originals, synthetic, cfg),
+        leakage=_leakage(curated), synthetic_generation=journal_summary(t.journal), plan=plan_summary(t.plan),
+        quarantined=_quarantine(t.quarantine, cfg), disk_usage=_disk(curated, originals, t.synthetic, cfg),
         gray_stats=gray_stats(curated, cfg, gray_n), config_hash=config_hash(cfg),
         model=model_info or {'model_id': cfg.model_id}, model_is_builtin=is_builtin_model(cfg.model_id))
     if st['model_is_builtin']:
@@ -650,27 +662,19 @@ def integrity_block(
 
 # %% ../nbs/50_export.ipynb #952b9c5c
 def export_run(
-    curated:pd.DataFrame,             # curated table
-    cfg:RunConfig,                    # run settings
-    originals:pd.DataFrame|None=None, # originals table
-    synthetic:pd.DataFrame|None=None, # synthetic table
-    plan:pd.DataFrame|None=None,      # plan table
-    journal=None,                     # journal records
-    quarantine:pd.DataFrame|None=None,# quarantine table (None: read out_dir/quarantine.csv)
-    model_info:dict|None=None,        # generator describe() dict
-    prompts_version_hash:str='',      # hash of the prompt bank used
-    extra:dict|None=None,             # status blocks of other stages (demo, generation_shortfall, quality...)
-    check=None,                       # callable(status) -> check results; None: no integrity block
-)->dict:                              # the status written, with the export counts under 'export'
+    t:RunTables,           # the run's tables
+    cfg:RunConfig,         # run settings
+    extra:dict|None=None,  # status blocks of other stages (demo, generation_shortfall, quality...)
+    check=None,            # callable(status) -> check results; None: no integrity block
+)->dict:                   # the status written, with the export counts under 'export'
     "Export in order: files, manifests, mirror plan, status built once, checks, one write, mirror."
-    counts = export_curated(curated, cfg)                                   # 1. the curated tree
-    write_manifests(curated, cfg, counts.pop('sha256'))                     # 2. manifests with hashes, label map
-    write_env_report(cfg, model_info)
+    counts = export_curated(t.curated, cfg)                                 # 1. the curated tree
+    write_manifests(t.curated, cfg, counts.pop('sha256'))                   # 2. manifests with hashes, label map
+    write_env_report(cfg, t.model_info)
     mirror = plan_mirror(cfg)                                               # 3. what the mirror will do
     blocks = {**(extra or {}), 'curated_left_alone': counts['left_alone']}
     if mirror: blocks['mirror'] = mirror.summary()
-    status = build_status(curated, cfg, originals, synthetic, plan, journal, quarantine, model_info,
-                          prompts_version_hash, extra=blocks)                # 4. the status, built once
+    status = build_status(t, cfg, extra=blocks)                             # 4. the status, built once
     if check is not None: status['integrity'] = integrity_block(check(status))   # 5. its checks' verdict
     write_status(status, cfg)                                               # 6. written once
     if mirror: apply_mirror(mirror, cfg)                                    # 7. the mirror, last

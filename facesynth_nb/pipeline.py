@@ -261,7 +261,7 @@ def finish_run(
 )->tuple:                       # (status, checks, report path)
     "Curate, export, check, write status once, mirror, report: the end of a run."
     from facesynth_nb.curate import curate
-    from facesynth_nb.export import export_run
+    from facesynth_nb.export import export_run, RunTables
     from facesynth_nb.check import check_outputs
     from facesynth_nb.evaluate import evaluation_link
     curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
@@ -269,8 +269,8 @@ def finish_run(
     if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': _recorded(cfg.out, link)}  # earlier evaluate
     emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
     model = {**_model_info(cfg, synthetic), 'embedder': emb}
-    status = export_run(curated, cfg, originals, synthetic, plan, records, None,          # 2.-7. export
-                        model, pvh, extra=extra, check=check)
+    tables = RunTables(curated, originals, synthetic, plan, records, None, model, pvh)
+    status = export_run(tables, cfg, extra=extra, check=check)                          # 2.-7. export
     status.pop('export', None)
     return status, status['integrity']['checks'], _render(cfg.out)                       # 8. report
 

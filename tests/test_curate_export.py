@@ -16,7 +16,7 @@ from facesynth_nb.io import Journal, sha256_file, tree_hash
 from facesynth_nb.hashindex import near_duplicate_groups
 from facesynth_nb.curate import curate, cross_split_groups, label_conflicts
 from facesynth_nb.plan import cap_allowance
-from facesynth_nb.export import export_run, export_curated, mirror_run, write_manifests
+from facesynth_nb.export import export_run, export_curated, mirror_run, write_manifests, RunTables
 from facesynth_nb.check import check_outputs, assert_outputs_ok, read_manifests
 from facesynth_nb.ingest import scan_raw_root
 from facesynth_nb.plan import plan_needs
@@ -98,7 +98,7 @@ def run(tmp_path_factory):
     orig = scan(raw, cfg)
     syn = make_synthetic(out, {l: (40 if l == 'angry' else 6) for l in LABELS})
     cur = curate(orig, syn, None, cfg)
-    status = export_run(cur, cfg, orig, syn, None, journal_for(syn), model_info={'model_id': 'builtin:tiny'})
+    status = export_run(RunTables(cur, orig, syn, None, journal_for(syn), model_info={'model_id': 'builtin:tiny'}), cfg)
     return dict(cfg=cfg, raw=raw, out=out, orig=orig, syn=syn, cur=cur, status=status, raw_hash=h0)
 
 
@@ -267,7 +267,8 @@ def test_export_is_deterministic(run, tmp_path):
     pd.testing.assert_frame_equal(cur2.drop(columns='file_path'), run['cur'].drop(columns='file_path'))
     r = export_curated(cur2, cfg2, processes=True)                      # worker processes here, threads in the fixture
     assert r['converted'] == len(run['orig']) and r['linked'] == int((cur2.source.eq('synthetic') & cur2.dropped.eq('')).sum())
-    st2 = export_run(cur2, cfg2, run['orig'], syn2, None, journal_for(syn2), model_info={'model_id': 'builtin:tiny'})
+    st2 = export_run(RunTables(cur2, run['orig'], syn2, None, journal_for(syn2), model_info={'model_id': 'builtin:tiny'}),
+                     cfg2)
     a, b = json.loads((run['out']/'status.json').read_text()), json.loads((tmp_path/'out2'/'status.json').read_text())
     assert {k for k in a if a[k] != b[k]} == {'created_timestamp'}
     for p in sorted((run['out']/'curated').rglob('*.png'))[::11]:
@@ -286,7 +287,7 @@ def test_preset_splits_kept_cross_split_groups_reported(tmp_path):
     x = cross_split_groups(cur)
     leaked = orig[orig.orig_id == 'test/fear/leaked.jpg'].near_group.iloc[0]
     assert leaked in set(x.group_id)
-    export_run(cur, cfg, orig, None)
+    export_run(RunTables(cur, orig), cfg)
     res = {r['check']: r for r in assert_outputs_ok(cfg.out)}          # reported, not a failure
     cs = res['original_cross_split']
     assert 'raw_root\'s own splits' in cs['detail'] and any('leaked' in f for f in cs['files'])
@@ -354,7 +355,7 @@ def test_with_the_real_ingest_and_plan(tmp_path):
     assert (cur[cur.dropped == 'over_cap'].groupby('label').size() <= 3).all()
     train = cur[(cur.split == 'train') & (cur.dropped == '')].groupby(['label', 'source']).size().unstack(fill_value=0)
     assert (train.original == plan.original_train.reindex(train.index)).all()             # the plan saw the real split
-    export_run(cur, cfg, orig, syn, plan, journal_for(syn))
+    export_run(RunTables(cur, orig, syn, plan, journal_for(syn)), cfg)
     assert all(r['ok'] for r in assert_outputs_ok(cfg.out))
     assert 'sad/dup_of_happy.jpg' in set(orig.orig_id)
     g = orig.set_index('orig_id').near_group['sad/dup_of_happy.jpg']
@@ -374,8 +375,8 @@ def test_fer_layout_run_with_builtin_tiny(tmp_path, monkeypatch):
     syn = synthesize(orig, plan, bank, cfg, generator=gen)
     assert len(syn) == int(plan.planned.sum()) > 0
     cur = curate(orig, syn, plan, cfg)
-    st = export_run(cur, cfg, orig, syn, plan, load_decisions(cfg.out), model_info=gen.describe(),
-                    prompts_version_hash=prompts_version_hash(bank))
+    st = export_run(RunTables(cur, orig, syn, plan, load_decisions(cfg.out), model_info=gen.describe(),
+                              prompts_version_hash=prompts_version_hash(bank)), cfg)
     assert all(r['ok'] for r in assert_outputs_ok(cfg.out))
     man = read_manifests(cfg.out)
     assert man.source.eq('synthetic').sum() == len(syn) and not man[man.split != 'train'].source.eq('synthetic').any()
