@@ -20,7 +20,8 @@ def load_gray(paths:list,           # image files
     "Read `paths` as grayscale `size`² arrays (bilinear resize)."
     out = np.empty((len(paths), size, size), np.uint8)
     for i, p in enumerate(paths):
-        with Image.open(p) as im: out[i] = np.asarray(im.convert('L').resize((size, size), Image.BILINEAR))
+        with Image.open(p) as im: out[i] = np.asarray(im.convert('L').resize((size, size),
+                                                                             Image.BILINEAR))
     return out
 
 def to_tensor(images:np.ndarray,    # uint8 (n, s, s)
@@ -31,7 +32,8 @@ def to_tensor(images:np.ndarray,    # uint8 (n, s, s)
     return torch.from_numpy(np.ascontiguousarray(images)).float().div(127.5).sub(1).unsqueeze(1).to(device)
 
 # %% ../nbs/27_cnn.ipynb #bbd1cfaf
-CNN = dict(batch_size=64, lr=3e-3, weight_decay=5e-4, label_smoothing=0.1, shift=0.1, rotate=10.0, scale=0.1,
+CNN = dict(batch_size=64, lr=3e-3, weight_decay=5e-4, label_smoothing=0.1, shift=0.1, rotate=10.0,
+           scale=0.1,
            widths=(16, 32, 64, 128), dropout=0.3)
 
 def build_cnn(k:int,                        # number of labels
@@ -42,9 +44,11 @@ def build_cnn(k:int,                        # number of labels
     import torch.nn as nn
     layers, c = [], 1
     for w in widths:
-        layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2)]
+        layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(),
+                   nn.MaxPool2d(2)]
         c = w
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, k))
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                         nn.Linear(c, k))
 
 def cnn_device(cfg:RunConfig)->str:
     "The device the CNN trains on: `cfg.device`, or for `auto` CUDA when present, else the CPU."
@@ -72,7 +76,8 @@ def predict_proba(net, x, batch:int=512)->np.ndarray:
     net.eval()
     out = []
     with torch.no_grad():
-        for i in range(0, len(x), batch): out.append(torch.softmax(net(x[i:i + batch]).float(), 1).cpu())
+        for i in range(0, len(x), batch): out.append(torch.softmax(net(x[i:i + batch]).float(),
+                                                                   1).cpu())
     return torch.cat(out).numpy() if out else np.empty((0, net[-1].out_features), np.float32)
 
 def train_cnn(x,                              # train images (n, 1, s, s) on the device
@@ -105,6 +110,7 @@ def train_cnn(x,                              # train images (n, 1, s, s) on the
             sched.step()
         if x_val is None or val_score is None: continue
         f = float(val_score(predict_proba(net, x_val).argmax(1)))
-        if f >= best: best, best_state = f, {n: t.detach().clone() for n, t in net.state_dict().items()}
+        if f >= best: best, best_state = f, {n: t.detach().clone() for n,
+                                             t in net.state_dict().items()}
     if best_state is not None: net.load_state_dict(best_state)
     return net.eval()

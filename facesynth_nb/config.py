@@ -93,7 +93,8 @@ CHOICES['synthetic_framing'] = ('match', 'face', 'full')
 CHOICES['synthetic_tone'] = ('off', 'match')
 CHOICES['synthetic_resample'] = ('off', 'native')
 SPLITS = ('train', 'val', 'test')
-FER_LABELS = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')  # FER2013's emotion index 0-6
+FER_LABELS = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise',
+              'neutral')  # FER2013's emotion index 0-6
 EVAL_FILE = 'evaluation.json'   # what `facesynth evaluate` writes in a run's out_dir
 
 # %% ../nbs/00_config.ipynb #ff06fe1b
@@ -189,11 +190,14 @@ class RunConfig:
 # %% ../nbs/00_config.ipynb #c1973f0d
 _INT_FIELDS = ('target_total','image_size','num_inference_steps','gen_size','seed','hash_dist_max',
                'phash_size','max_pixels','workers','prompt_cache')
-_FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin','max_candidates_factor',
+_FLOAT_FIELDS = ('guidance_scale','synthetic_cap','blur_var_min','crop_margin',
+                 'max_candidates_factor',
                  'expected_accept_rate','num_gpus_per_worker')
-_BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker','allow_pickle','link_raw',
+_BOOL_FIELDS = ('crop_faces','keep_splits','compile','channels_last','safety_checker',
+                'allow_pickle','link_raw',
                 'progress')
-_STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler','color_mode',
+_STR_FIELDS = ('raw_root','out_dir','mirror_root','layout','model_id','model_revision','scheduler',
+               'color_mode',
                'face_policy','face_detector','prompts_file','device','dtype','export_mode','engine',
                'ray_address')
 _STR_FIELDS += ('embedder', 'embedder_id', 'label_policy', 'label_validator')
@@ -214,13 +218,17 @@ def _check(ok, name, value, allowed):
 
 def _check_types(c):
     for n in _INT_FIELDS:
-        v = getattr(c, n); _check(isinstance(v, int) and not isinstance(v, bool), n, v, 'an integer')
+        v = getattr(c, n); _check(isinstance(v, int) and not isinstance(v, bool), n, v,
+                                  'an integer')
     for n in _FLOAT_FIELDS:
         v = getattr(c, n)
-        _check(isinstance(v, (int,float)) and not isinstance(v, bool) and math.isfinite(v), n, v, 'a finite number')
-    for n in _BOOL_FIELDS: _check(isinstance(getattr(c, n), bool), n, getattr(c, n), 'true or false')
+        _check(isinstance(v, (int,float)) and not isinstance(v, bool) and math.isfinite(v), n, v,
+               'a finite number')
+    for n in _BOOL_FIELDS: _check(isinstance(getattr(c, n), bool), n, getattr(c, n),
+                                  'true or false')
     for n in _STR_FIELDS: _check(isinstance(getattr(c, n), str), n, getattr(c, n), 'a string')
-    _check(isinstance(c.label_map, dict) and all(isinstance(k,str) and isinstance(v,str) for k,v in c.label_map.items()),
+    _check(isinstance(c.label_map, dict) and all(isinstance(k,str) and isinstance(v,str) for k,
+                                                 v in c.label_map.items()),
            'label_map', c.label_map, 'a mapping of label strings')
     for k, v in c.label_map.items(): check_label(' '.join(v.split()), f'label_map (value of {k!r})')
 
@@ -228,8 +236,10 @@ def _check_types(c):
 def _check_ranges(c):
     _check(c.target_total >= 1, 'target_total', c.target_total, 'an integer >= 1')
     _check(32 <= c.image_size <= 4096, 'image_size', c.image_size, 'an integer in [32, 4096]')
-    _check(1 <= c.num_inference_steps <= 1000, 'num_inference_steps', c.num_inference_steps, 'an integer in [1, 1000]')
-    _check(64 <= c.gen_size <= 2048 and c.gen_size % 8 == 0, 'gen_size', c.gen_size, 'a multiple of 8 in [64, 2048]')
+    _check(1 <= c.num_inference_steps <= 1000, 'num_inference_steps', c.num_inference_steps,
+           'an integer in [1, 1000]')
+    _check(64 <= c.gen_size <= 2048 and c.gen_size % 8 == 0, 'gen_size', c.gen_size,
+           'a multiple of 8 in [64, 2048]')
     _check(0 <= c.seed < 2**63, 'seed', c.seed, 'an integer in [0, 2**63)')
     _check(0 <= c.guidance_scale <= 50, 'guidance_scale', c.guidance_scale, 'a number in [0, 50]')
     _check(0 < c.synthetic_cap < 1, 'synthetic_cap', c.synthetic_cap, 'a number in (0, 1)')
@@ -238,11 +248,14 @@ def _check_ranges(c):
     _check(0 <= c.hash_dist_max < c.phash_size**2 // 2, 'hash_dist_max', c.hash_dist_max,
            f'an integer in [0, {c.phash_size**2//2 - 1}] for phash_size={c.phash_size}')
     _check(0 <= c.crop_margin <= 2, 'crop_margin', c.crop_margin, 'a number in [0, 2]')
-    _check(c.max_candidates_factor >= 1, 'max_candidates_factor', c.max_candidates_factor, 'a number >= 1')
-    _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate, 'a number in (0, 1]')
+    _check(c.max_candidates_factor >= 1, 'max_candidates_factor', c.max_candidates_factor,
+           'a number >= 1')
+    _check(0 < c.expected_accept_rate <= 1, 'expected_accept_rate', c.expected_accept_rate,
+           'a number in (0, 1]')
     _check(c.max_pixels >= 1024, 'max_pixels', c.max_pixels, 'an integer >= 1024')
     _check(c.workers >= 0, 'workers', c.workers, 'an integer >= 0 (0 = all cores)')
-    _check(0 <= c.semantic_dup_min <= 1, 'semantic_dup_min', c.semantic_dup_min, 'a number in [0, 1]')
+    _check(0 <= c.semantic_dup_min <= 1, 'semantic_dup_min', c.semantic_dup_min,
+           'a number in [0, 1]')
     _check(0 <= c.label_prob_min <= 1, 'label_prob_min', c.label_prob_min, 'a number in [0, 1]')
     _check(c.embedder != '', 'embedder', c.embedder, "a registered embedder name or 'auto'")
     _check_eval_ranges(c)
@@ -252,7 +265,8 @@ def _check_eval_ranges(c):
     _check(1 <= c.eval_epochs <= 1000, 'eval_epochs', c.eval_epochs, 'an integer in [1, 1000]')
     _check(1 <= c.label_epochs <= 1000, 'label_epochs', c.label_epochs, 'an integer in [1, 1000]')
     _check(32 <= c.eval_size <= 128, 'eval_size', c.eval_size, 'an integer in [32, 128]')
-    _check(100 <= c.eval_bootstrap <= 100_000, 'eval_bootstrap', c.eval_bootstrap, 'an integer in [100, 100000]')
+    _check(100 <= c.eval_bootstrap <= 100_000, 'eval_bootstrap', c.eval_bootstrap,
+           'an integer in [100, 100000]')
     _check(0 <= c.prompt_cache <= 100_000, 'prompt_cache', c.prompt_cache,
            'an integer in [0, 100000] (0 = off)')
     for n in ('compile_vae', 'fullgraph'):
@@ -260,7 +274,8 @@ def _check_eval_ranges(c):
                "false unless compiling (set compile_mode, e.g. 'default', or compile=true)")
     _check(c.num_gpus_per_worker == -1 or 0 <= c.num_gpus_per_worker <= 64, 'num_gpus_per_worker',
            c.num_gpus_per_worker, 'a number in [0, 64], or -1 for automatic')
-    _check(c.ray_address in ('', 'auto') or re.fullmatch(r'(ray://)?[A-Za-z0-9_.\-]+:\d{1,5}', c.ray_address),
+    _check(c.ray_address in ('', 'auto') or re.fullmatch(r'(ray://)?[A-Za-z0-9_.\-]+:\d{1,5}',
+                                                         c.ray_address),
            'ray_address', c.ray_address, "'' (start a local Ray), 'auto' or HOST:PORT")
 
 # %% ../nbs/00_config.ipynb #ea7c879f
@@ -281,7 +296,8 @@ def _check_choices(c):
            and abs(sum(fr) - 1) < 1e-6 and fr[0] > 0, 'split_fractions', fr,
            'three numbers in [0, 1] for train, val, test, summing to 1, train > 0')
     ss = c.synthetic_splits
-    _check(isinstance(ss, (tuple, list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
+    _check(isinstance(ss, (tuple,
+                           list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
            'synthetic_splits', ss, f"a non-empty list of {SPLITS} that includes 'train'")
 
 # %% ../nbs/00_config.ipynb #a4ab0316
@@ -307,7 +323,8 @@ def config_from_dict(d:dict, **overrides)->RunConfig:
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(d) - known)
     if unknown:
-        hint = ''.join(did_you_mean(k, known).replace('; did you mean', f'; {k}: did you mean') for k in unknown)
+        hint = ''.join(did_you_mean(k, known).replace('; did you mean',
+                                                      f'; {k}: did you mean') for k in unknown)
         raise ConfigError(f"unknown config key(s): {', '.join(unknown)}{hint}; known keys: {', '.join(sorted(known))}")
     return RunConfig(**d)
 
@@ -337,7 +354,8 @@ def _read_small_file(p:Path, what:str, limit:int=YAML_MAX_BYTES)->str:
     "The UTF-8 text of the regular file `p`, at most `limit` bytes; `ConfigError` naming `what` otherwise."
     try: st = os.stat(p)
     except FileNotFoundError: raise ConfigError(f"{what} not found: {p}") from None
-    except (OSError, ValueError) as e: raise ConfigError(f"{what} {p} cannot be read ({type(e).__name__})") from None
+    except (OSError,
+            ValueError) as e: raise ConfigError(f"{what} {p} cannot be read ({type(e).__name__})") from None
     if (kind := _file_kind(st)): raise ConfigError(f"{what} {p} is {kind}, not a regular file; give a YAML file")
     if st.st_size > limit: raise ConfigError(f"{what} {p} is {st.st_size} bytes; the limit is {limit} bytes")
     with open(p, 'rb') as f: data = f.read(limit + 1)
@@ -386,14 +404,17 @@ def save_config(c:RunConfig, path:str|Path)->Path:
     "Write `c` as YAML (by `.yaml`/`.yml` suffix) or JSON."
     import yaml
     p = Path(path); d = config_to_dict(c)
-    p.write_text(yaml.safe_dump(d, sort_keys=True) if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
+    p.write_text(yaml.safe_dump(d, sort_keys=True) if p.suffix in ('.yaml',
+                                                                   '.yml') else json.dumps(d, indent=2, sort_keys=True))
     return p
 
 # %% ../nbs/00_config.ipynb #3e912867
-NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size', 'device', 'link_raw',
+NON_OUTPUT_FIELDS = ('raw_root', 'out_dir', 'mirror_root', 'progress', 'workers', 'batch_size',
+                     'device', 'link_raw',
                      'compile', 'channels_last', 'export_mode')
 # evaluation settings change evaluation.json, never the corpus: a run resumes whatever they are
-NON_OUTPUT_FIELDS += ('eval_classifier', 'eval_seeds', 'eval_synthetic_only', 'eval_epochs', 'eval_size',
+NON_OUTPUT_FIELDS += ('eval_classifier', 'eval_seeds', 'eval_synthetic_only', 'eval_epochs',
+                      'eval_size',
                       'eval_bootstrap')
 # speed options move a unit's image by float noise at most (compare compiled runs by pHash)
 NON_OUTPUT_FIELDS += ('compile_mode', 'compile_vae', 'fullgraph', 'fuse_qkv', 'prompt_cache')

@@ -16,7 +16,8 @@ from .plan import cap_allowance, label_key
 
 # %% ../nbs/40_curate.ipynb #9ea3de96
 log = get_logger(__name__)
-CURATED_COLUMNS = ['item_id', 'source', 'label', 'label_index', 'split', 'group_id', 'file_path', 'dropped', 'name']
+CURATED_COLUMNS = ['item_id', 'source', 'label', 'label_index', 'split', 'group_id', 'file_path',
+                   'dropped', 'name']
 
 # %% ../nbs/40_curate.ipynb #f9e87af9
 def make_label_map(
@@ -29,7 +30,8 @@ def make_label_map(
 def _majority_label(df:pd.DataFrame, key:str='near_group')->pd.Series:
     "Most frequent label per `key` group; ties go to the first label in sorted order."
     c = df.groupby([key, 'label']).size().rename('c').reset_index()
-    c = c.sort_values([key, 'c', 'label'], ascending=[True, False, True], kind='stable').drop_duplicates(key)
+    c = c.sort_values([key, 'c', 'label'], ascending=[True, False, True],
+                      kind='stable').drop_duplicates(key)
     return c.set_index(key).label
 
 def _joined(df:pd.DataFrame, key:str, col:str, order=None)->pd.Series:
@@ -48,7 +50,8 @@ def group_table(
 )->pd.DataFrame:             # index group_id: n, label (majority), labels ('|'-joined), conflict, presets
     "One row per near_group: its size, majority label, labels held, and preset splits of its members."
     if not len(originals):
-        return pd.DataFrame(columns=['n', 'label', 'labels', 'conflict', 'presets']).rename_axis('group_id')
+        return pd.DataFrame(columns=['n', 'label', 'labels', 'conflict',
+                                     'presets']).rename_axis('group_id')
     out = pd.DataFrame({'n': originals.groupby('near_group').size()})
     out['label'] = _majority_label(originals)
     out['labels'] = _joined(originals, 'near_group', 'label')
@@ -82,7 +85,9 @@ def stratified_group_split(
 def _majority_split(split:pd.Series, groups:pd.Series)->pd.Series:
     "Per group, its most common non-empty split (ties in train, val, test order), or ''."
     c = pd.crosstab(groups.values, split.values).reindex(columns=list(SPLITS), fill_value=0)
-    return pd.Series(np.where(c.values.max(1) > 0, np.array(SPLITS, dtype=object)[c.values.argmax(1)], ''), index=c.index, dtype=object)
+    return pd.Series(np.where(c.values.max(1) > 0, np.array(SPLITS,
+                                                            dtype=object)[c.values.argmax(1)], ''),
+                                                            index=c.index, dtype=object)
 
 def _carve_val(split:pd.Series, originals:pd.DataFrame, cfg:RunConfig)->pd.Series:
     "Move a `val` share of the groups that lie wholly in train to val (presets without a val split)."
@@ -92,7 +97,8 @@ def _carve_val(split:pd.Series, originals:pd.DataFrame, cfg:RunConfig)->pd.Serie
     whole = o.split.eq('train').groupby(o.near_group.values).all()
     gt = group_table(o[o.near_group.isin(whole.index[whole.values])])
     moved = stratified_group_split(gt, (ft/(ft+fv), fv/(ft+fv), 0.0), cfg.seed)
-    log.info('preset splits have no val: carved %d of %d train images into val', int(gt.n[moved == 'val'].sum()), int(gt.n.sum()))
+    log.info('preset splits have no val: carved %d of %d train images into val',
+             int(gt.n[moved == 'val'].sum()), int(gt.n.sum()))
     return split.where(~originals.near_group.map(moved).eq('val').values, 'val')
 
 # %% ../nbs/40_curate.ipynb #95d40e9a
@@ -104,7 +110,8 @@ def split_originals(
 )->pd.Series:                      # split per row of `originals` (same index)
     "The split of each original: presets kept when asked, else a group-aware stratified split."
     use_presets = cfg.keep_splits and (originals.split != '').any()
-    split = (originals.split if use_presets else pd.Series('', index=originals.index)).astype(object)
+    split = (originals.split if use_presets else pd.Series('',
+                                                           index=originals.index)).astype(object)
     maj = _majority_split(split, originals.near_group)
     unset = maj[maj == ''].index
     if len(unset):
@@ -140,7 +147,8 @@ def assign_synthetic(
     split = np.full(len(synthetic), '', dtype=object)
     for label, g in synthetic.reset_index(drop=True).groupby('label', sort=True):
         o = orig_counts.reindex(index=[label], columns=list(SPLITS), fill_value=0).iloc[0]
-        room = np.array([cap_allowance(int(o[s]), cfg.synthetic_cap) if i in allowed else 0 for i, s in enumerate(SPLITS)])
+        room = np.array([cap_allowance(int(o[s]), cfg.synthetic_cap) if i in allowed else 0 for i,
+                         s in enumerate(SPLITS)])
         filled = np.zeros(3)
         for n, idx in enumerate(g.sort_values('index', kind='stable').index):
             open_ = room > filled
@@ -148,7 +156,8 @@ def assign_synthetic(
             k = int(np.argmax(np.where(open_, frac * (n + 1) - filled, -np.inf)))
             split[idx] = SPLITS[k]
             filled[k] += 1
-    return pd.DataFrame({'split': split, 'dropped': np.where(split == '', 'over_cap', '')}, index=synthetic.index, dtype=object)
+    return pd.DataFrame({'split': split, 'dropped': np.where(split == '', 'over_cap', '')},
+                        index=synthetic.index, dtype=object)
 
 # %% ../nbs/40_curate.ipynb #d775d6ba
 def curated_name(
@@ -190,14 +199,17 @@ def curate(
     carve_val:bool=True,          # when raw_root's splits have no val, carve val out of train
 )->pd.DataFrame:                  # the curated table (contracts.md), originals first, sorted by item id
     "Merge originals and synthetic images into the curated table: split, cap, label indices, names."
-    synthetic = synthetic if synthetic is not None else pd.DataFrame(columns=['unit_id', 'label', 'index', 'path'])
+    synthetic = synthetic if synthetic is not None else pd.DataFrame(columns=['unit_id', 'label',
+                                                                              'index', 'path'])
     _check_inputs(originals, synthetic)
     o = pd.DataFrame({'item_id': originals.orig_id, 'source': 'original', 'label': originals.label,
                       'split': split_originals(originals, cfg, regroup_presets, carve_val),
-                      'group_id': originals.near_group, 'file_path': originals.file_path, 'dropped': ''})
+                      'group_id': originals.near_group, 'file_path': originals.file_path,
+                      'dropped': ''})
     oc = o.groupby(['label', 'split']).size().unstack(fill_value=0)
     a = assign_synthetic(synthetic, oc, cfg)
-    s = pd.DataFrame({'item_id': synthetic.unit_id, 'source': 'synthetic', 'label': synthetic.label, 'split': a.split,
+    s = pd.DataFrame({'item_id': synthetic.unit_id, 'source': 'synthetic', 'label': synthetic.label,
+                      'split': a.split,
                       'group_id': synthetic.unit_id, 'dropped': a.dropped,
                       'file_path': str(Path(cfg.out_dir).absolute()) + '/' + synthetic.path.astype(str)})
     _warn_plan(plan, o, s[s.dropped != ''])
@@ -211,7 +223,8 @@ def curate(
 
 def _log_summary(cur:pd.DataFrame):
     n_drop = int((cur.dropped == 'over_cap').sum())
-    if n_drop: log.info('%d synthetic image(s) over the cap were dropped (dropped=over_cap)', n_drop)
+    if n_drop: log.info('%d synthetic image(s) over the cap were dropped (dropped=over_cap)',
+                        n_drop)
     c = label_conflicts(cur)
     if len(c):
         ex = '; '.join(f'{r.group_id} ({r.labels}, {r.splits})' for r in c.head(3).itertuples())
@@ -230,7 +243,8 @@ def label_conflicts(
     o = o[o.group_id.isin(nl.index[nl > 1])]
     if not len(o): return pd.DataFrame(columns=['group_id', 'labels', 'majority', 'n', 'splits'])
     df = pd.DataFrame({'labels': _joined(o, 'group_id', 'label'), 'majority': _majority_label(o, 'group_id'),
-                       'n': o.groupby('group_id').size(), 'splits': _joined(o, 'group_id', 'split', SPLITS)})
+                       'n': o.groupby('group_id').size(), 'splits': _joined(o, 'group_id', 'split',
+                                                                            SPLITS)})
     return df.rename_axis('group_id').reset_index()
 
 def cross_split_groups(
@@ -243,7 +257,8 @@ def cross_split_groups(
     if not len(o): return pd.DataFrame(columns=['group_id', 'splits', 'n', 'pairs'])
     c = pd.crosstab(o.group_id, o.split)
     n = c.sum(axis=1)
-    df = pd.DataFrame({'splits': _joined(o, 'group_id', 'split', SPLITS), 'n': n, 'pairs': (n**2 - (c**2).sum(axis=1)) // 2})
+    df = pd.DataFrame({'splits': _joined(o, 'group_id', 'split', SPLITS), 'n': n,
+                       'pairs': (n**2 - (c**2).sum(axis=1)) // 2})
     return df.rename_axis('group_id').reset_index()[['group_id', 'splits', 'n', 'pairs']]
 
 # %% ../nbs/40_curate.ipynb #67c4221c

@@ -40,14 +40,17 @@ def _read_json(p:Path, required:bool=False)->dict:
         if required: raise InputError(f"{p} not found: {p.parent} holds no finished run (run `facesynth run` first)")
         return {}
     try: d = json.loads(p.read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise InputError(f"{p} is not valid JSON: {e}") from None
-    if not isinstance(d, dict): raise InputError(f"{p} must hold a JSON object, got {type(d).__name__}")
+    except (json.JSONDecodeError,
+            UnicodeDecodeError) as e: raise InputError(f"{p} is not valid JSON: {e}") from None
+    if not isinstance(d,
+                      dict): raise InputError(f"{p} must hold a JSON object, got {type(d).__name__}")
     return d
 
 def _read_csv(p:Path)->pd.DataFrame:
     if not p.exists() or p.stat().st_size == 0: return pd.DataFrame()
     try: df = pd.read_csv(p, dtype={'label': str}, keep_default_na=False, na_values=[''])
-    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise InputError(f"{p} is not a readable CSV: {e}") from None
+    except (pd.errors.ParserError,
+            UnicodeDecodeError) as e: raise InputError(f"{p} is not a readable CSV: {e}") from None
     return df
 
 def _read_journal(p:Path)->pd.DataFrame:
@@ -81,7 +84,8 @@ class RunFiles:
 
     def setting(self, name:str, default=None):
         "A setting of the run: status.json (top level or quality_thresholds), else run.json's config."
-        for d in (self.status, self.status.get('quality_thresholds') or {}, self.run.get('config') or {}, self.run):
+        for d in (self.status, self.status.get('quality_thresholds') or {},
+                  self.run.get('config') or {}, self.run):
             if isinstance(d, dict) and d.get(name) is not None and not isinstance(d[name], dict): return d[name]
         return default
 
@@ -118,9 +122,12 @@ def load_run(out_dir:str|Path)->RunFiles:
     if not out.is_dir(): raise InputError(f"out_dir {out} does not exist or is not a folder")
     mans = [m.assign(split=s) for s in SPLITS if len(m := _read_csv(out/f'{s}.csv'))]
     man = pd.concat(mans, ignore_index=True) if mans else pd.DataFrame(columns=['path', 'label', 'source', 'split'])
-    return RunFiles(out=out, status=_read_json(out/'status.json', required=True), run=_read_json(out/'run.json'),
-                    env=_read_json(out/'env_report.json'), manifest=man, synthetic=_read_csv(out/'synthetic_meta.csv'),
-                    journal=_read_journal(out/'journal.jsonl'), originals=_read_csv(out/'originals.csv'),
+    return RunFiles(out=out, status=_read_json(out/'status.json', required=True),
+                    run=_read_json(out/'run.json'),
+                    env=_read_json(out/'env_report.json'), manifest=man,
+                    synthetic=_read_csv(out/'synthetic_meta.csv'),
+                    journal=_read_journal(out/'journal.jsonl'),
+                    originals=_read_csv(out/'originals.csv'),
                     plan=_read_csv(out/'plan.csv'), quarantine=_read_csv(out/'quarantine.csv'))
 
 def as_run(run:'RunFiles|str|Path')->RunFiles:
@@ -129,7 +136,8 @@ def as_run(run:'RunFiles|str|Path')->RunFiles:
 
 # %% ../nbs/60_diagnose.ipynb #6da8316d
 _RC = {'font.size': 9, 'axes.titlesize': 10, 'axes.titleweight': 'bold', 'axes.spines.top': False,
-       'axes.spines.right': False, 'figure.facecolor': 'white', 'savefig.facecolor': 'white', 'legend.frameon': False}
+       'axes.spines.right': False, 'figure.facecolor': 'white', 'savefig.facecolor': 'white',
+       'legend.frameon': False}
 
 @contextmanager
 def plot_style():
@@ -141,11 +149,13 @@ def save_figure(fig:Figure, path:str|Path)->Path:
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=DPI, metadata={'Software': None})
     path = Path(path)
-    return atomic_write(path, buf.getvalue(), root=path.parent.parent)   # out_dir of out_dir/plots/x.png
+    return atomic_write(path, buf.getvalue(),
+                        root=path.parent.parent)   # out_dir of out_dir/plots/x.png
 
 def _say(ax, text:str):
     "Write `text` in the middle of an empty `ax`: the plot exists even when there is nothing to draw."
-    ax.text(0.5, 0.5, text, ha='center', va='center', transform=ax.transAxes, color='0.35', wrap=True)
+    ax.text(0.5, 0.5, text, ha='center', va='center', transform=ax.transAxes, color='0.35',
+            wrap=True)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -155,9 +165,11 @@ def class_composition(run:'RunFiles|str|Path')->pd.DataFrame:
     r = as_run(run)
     pc = r.status.get('per_class') or {}
     if not pc and len(r.manifest):
-        pc = {l: dict(original=int((g.source == 'original').sum()), synthetic=int((g.source == 'synthetic').sum()))
+        pc = {l: dict(original=int((g.source == 'original').sum()),
+                      synthetic=int((g.source == 'synthetic').sum()))
               for l, g in r.manifest.groupby('label')}
-    df = pd.DataFrame.from_dict(pc, orient='index').reindex(columns=['original', 'synthetic', 'total', 'synthetic_fraction'])
+    df = pd.DataFrame.from_dict(pc, orient='index').reindex(columns=['original', 'synthetic',
+                                                                     'total', 'synthetic_fraction'])
     df[['original', 'synthetic']] = df[['original', 'synthetic']].fillna(0).astype(int)
     df['total'] = df.total.fillna(df.original + df.synthetic).astype(int)
     df['synthetic_fraction'] = df.synthetic_fraction.fillna(df.synthetic / df.total.where(df.total > 0)).astype(float)
@@ -168,7 +180,8 @@ def class_composition(run:'RunFiles|str|Path')->pd.DataFrame:
 def _labels_axis(ax, labels:list, axis:str='x'):
     "Class names on an axis, turned when there are many."
     pos = np.arange(len(labels))
-    if axis == 'x': ax.set_xticks(pos, labels, rotation=30 if len(labels) > 5 else 0, ha='right' if len(labels) > 5 else 'center')
+    if axis == 'x': ax.set_xticks(pos, labels, rotation=30 if len(labels) > 5 else 0,
+                                  ha='right' if len(labels) > 5 else 'center')
     else: ax.set_yticks(pos, labels)
 
 def plot_class_counts(run:'RunFiles|str|Path')->tuple:
@@ -181,7 +194,8 @@ def plot_class_counts(run:'RunFiles|str|Path')->tuple:
         x = np.arange(len(df))
         ax.bar(x, df.original, color=C_ORIG, label='original')
         ax.bar(x, df.synthetic, bottom=df.original, color=C_SYN, label='synthetic')
-        for xi, t in zip(x, df.total): ax.annotate(f'{t:,}', (xi, t), ha='center', va='bottom', xytext=(0, 2), textcoords='offset points')
+        for xi, t in zip(x, df.total): ax.annotate(f'{t:,}', (xi, t), ha='center', va='bottom',
+                                                   xytext=(0, 2), textcoords='offset points')
         _labels_axis(ax, list(df.index))
         ax.set_ylabel('images (all splits)')
         ax.set_ylim(0, max(df.total.max() if len(df) else 1, 1)*1.25)
@@ -197,7 +211,8 @@ def split_composition(run:'RunFiles|str|Path')->pd.DataFrame:
     m = r.manifest
     cols = ['original', 'synthetic']
     idx = pd.MultiIndex.from_product([r.labels, list(SPLITS)], names=['label', 'split'])
-    if len(m): t = pd.crosstab([m.label, m.split], m.source).reindex(index=idx, columns=cols, fill_value=0)
+    if len(m): t = pd.crosstab([m.label, m.split], m.source).reindex(index=idx, columns=cols,
+                                                                     fill_value=0)
     else: t = pd.DataFrame(0, index=idx, columns=cols)
     t = t.fillna(0).astype(int)
     t.columns.name = None
@@ -219,7 +234,8 @@ def plot_synthetic_fraction(run:'RunFiles|str|Path')->tuple:
         x = np.arange(len(df))
         ax.bar(x - 0.2, df.overall.fillna(0), 0.4, color='0.65', label='all splits')
         ax.bar(x + 0.2, df.train.fillna(0), 0.4, color=C_SYN, label='train')
-        if cap is not None: ax.axhline(cap, color='crimson', ls='--', lw=1.2, label=f'train cap {cap:.2f}')
+        if cap is not None: ax.axhline(cap, color='crimson', ls='--', lw=1.2,
+                                       label=f'train cap {cap:.2f}')
         _labels_axis(ax, list(df.index))
         ax.set_ylim(0, 1)
         ax.set_ylabel('synthetic fraction')
@@ -237,10 +253,12 @@ def plot_split_heatmap(run:'RunFiles|str|Path')->tuple:
         fig = Figure(figsize=(5.5, 0.9 + 0.45*max(len(frac), 1)), layout='constrained')
         ax = fig.subplots()
         cmap = mpl.colormaps['viridis'].with_extremes(bad='0.85')
-        im = ax.imshow(np.ma.masked_invalid(frac.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=1, aspect='auto')
+        im = ax.imshow(np.ma.masked_invalid(frac.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=1,
+                       aspect='auto')
         for (i, j), v in np.ndenumerate(frac.to_numpy(dtype=float)):
             txt = '–' if np.isnan(v) else f'{v:.2f}\nn={n.iat[i, j]:,}'
-            ax.text(j, i, txt, ha='center', va='center', fontsize=8, color='white' if not np.isnan(v) and v < 0.6 else 'black')
+            ax.text(j, i, txt, ha='center', va='center', fontsize=8,
+                    color='white' if not np.isnan(v) and v < 0.6 else 'black')
         ax.set_xticks(range(len(SPLITS)), SPLITS)
         _labels_axis(ax, list(frac.index), 'y')
         fig.colorbar(im, ax=ax, label='synthetic fraction')
@@ -276,7 +294,8 @@ def mosaic(rows:list, size:int=64, pad:int=4, gap_after:int|None=None)->np.ndarr
             out[y:y + size, x:x + size] = thumbnail(p, size)
     return out
 
-def _row_centers(n:int, size:int, pad:int)->list: return [pad + i*(size + pad) + size/2 for i in range(n)]
+def _row_centers(n:int, size:int,
+                 pad:int)->list: return [pad + i*(size + pad) + size/2 for i in range(n)]
 
 # %% ../nbs/60_diagnose.ipynb #e7d0e4d2
 def plot_thumbnails(run:'RunFiles|str|Path', k:int=4, size:int=64)->tuple:
@@ -287,19 +306,23 @@ def plot_thumbnails(run:'RunFiles|str|Path', k:int=4, size:int=64)->tuple:
     syn = r.synthetic if m.empty and 'path' in r.synthetic else m[m.source == 'synthetic']
     for label in r.labels:
         for source, tab in (('original', m[m.source == 'original']), ('synthetic', syn)):
-            picks += [dict(label=label, source=source, path=p) for p in pick_examples(tab.path[tab.label == label].tolist(), k)]
+            picks += [dict(label=label, source=source,
+                           path=p) for p in pick_examples(tab.path[tab.label == label].tolist(), k)]
     df = pd.DataFrame(picks, columns=['label', 'source', 'path'])
     paths = lambda l, s: [r.out/p for p in df.path[(df.label == l) & (df.source == s)]]
     rows = [(paths(l, 'original') + [None]*k)[:k] + paths(l, 'synthetic') for l in r.labels]
-    return df, _plot_mosaic(rows, r.labels, size, k, ['original', 'synthetic'], 'Originals and synthetic images per class',
+    return df, _plot_mosaic(rows, r.labels, size, k, ['original', 'synthetic'],
+                            'Originals and synthetic images per class',
                             r.out/PLOTS/'thumbnails.png', 'no curated images recorded')
 
-def _plot_mosaic(rows:list, names:list, size:int, gap_after:int|None, heads:list, title:str, path:Path, empty:str)->Path:
+def _plot_mosaic(rows:list, names:list, size:int, gap_after:int|None, heads:list, title:str,
+                 path:Path, empty:str)->Path:
     "Draw a mosaic of `rows` with a name per row and a heading per block of columns."
     pad = 4
     img = mosaic(rows, size, pad, gap_after)
     with plot_style():
-        fig = Figure(figsize=(max(img.shape[1]/DPI*1.4 + 1.6, 6.5), img.shape[0]/DPI*1.4 + 0.8), layout='constrained')
+        fig = Figure(figsize=(max(img.shape[1]/DPI*1.4 + 1.6, 6.5), img.shape[0]/DPI*1.4 + 0.8),
+                     layout='constrained')
         ax = fig.subplots()
         ax.imshow(img, interpolation='nearest')
         ax.set_title(title)
@@ -321,7 +344,8 @@ def rejection_table(run:'RunFiles|str|Path')->pd.DataFrame:
     if len(j) and 'status' in j:
         rej = j[j.status == 'rejected']
         t = pd.crosstab(rej.label, rej.reason.fillna('unknown')) if len(rej) else pd.DataFrame()
-    else: t = pd.DataFrame.from_dict(r.stat('synthetic_generation.rejects_by_class', {}), orient='index')
+    else: t = pd.DataFrame.from_dict(r.stat('synthetic_generation.rejects_by_class', {}),
+                                     orient='index')
     t = t.reindex(index=sorted(set(r.labels) | set(t.index)), fill_value=0).fillna(0).astype(int)
     t.index.name, t.columns.name = 'label', 'reason'
     return t[sorted(t.columns)]
@@ -343,7 +367,8 @@ def plot_rejections(run:'RunFiles|str|Path')->tuple:
         ax = fig.subplots()
         left = np.zeros(len(t))
         for i, reason in enumerate(t.columns):
-            ax.barh(np.arange(len(t)), t[reason], left=left, label=reason, color=reason_colors().get(reason, f'C{i}'))
+            ax.barh(np.arange(len(t)), t[reason], left=left, label=reason,
+                    color=reason_colors().get(reason, f'C{i}'))
             left += t[reason].to_numpy()
         _labels_axis(ax, list(t.index), 'y')
         ax.invert_yaxis()
@@ -355,7 +380,8 @@ def plot_rejections(run:'RunFiles|str|Path')->tuple:
         return t, save_figure(fig, r.out/PLOTS/'rejections.png')
 
 # %% ../nbs/60_diagnose.ipynb #a59819fd
-EVIDENCE = {'face': 'face_count', 'blur': 'blur_var', 'near_duplicate': 'nearest_dist'}   # journals without `<name>_score`
+EVIDENCE = {'face': 'face_count', 'blur': 'blur_var',
+            'near_duplicate': 'nearest_dist'}   # journals without `<name>_score`
 
 def _gate_scores(r:RunFiles):
     "Each gate of the registry with what this run recorded: (gate, score column, its values, params, rule, ctx)."
@@ -374,14 +400,16 @@ def gate_summary(run:'RunFiles|str|Path')->pd.DataFrame:
     rows = {}
     for g, col, v, p, rule, ctx in _gate_scores(as_run(run)):
         some = len(v) > 0
-        rows[g.column] = dict(n=len(v), min=v.min() if some else np.nan, median=v.median() if some else np.nan,
+        rows[g.column] = dict(n=len(v), min=v.min() if some else np.nan,
+                              median=v.median() if some else np.nan,
                               max=v.max() if some else np.nan, rule=rule, digits=g.digits)
     return pd.DataFrame.from_dict(rows, orient='index')
 
 # %% ../nbs/60_diagnose.ipynb #04423eb1
 def _hist_by_status(ax, j:pd.DataFrame, col:str, bins):
     "Stacked histogram of `col` for accepted and rejected units."
-    groups = [(s, pd.to_numeric(j[col][j.status == s], errors='coerce').dropna()) for s in ('accepted', 'rejected')]
+    groups = [(s, pd.to_numeric(j[col][j.status == s],
+                                errors='coerce').dropna()) for s in ('accepted', 'rejected')]
     groups = [(s, v) for s, v in groups if len(v)]
     ax.hist([v for _, v in groups], bins=bins, stacked=True, label=[s for s, _ in groups],
             color=[{'accepted': '#55A868', 'rejected': '#C44E52'}[s] for s, _ in groups])
@@ -424,9 +452,11 @@ def plot_reject_examples(run:'RunFiles|str|Path', k:int=6, size:int=64)->tuple:
     root = r.out/'rejects'
     reasons = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     picks = pd.DataFrame([dict(reason=rs, path=p.relative_to(r.out).as_posix())
-                          for rs in reasons for p in pick_examples(list((root/rs).glob('*.png')), k)], columns=['reason', 'path'])
+                          for rs in reasons for p in pick_examples(list((root/rs).glob('*.png')),
+                                                                   k)], columns=['reason', 'path'])
     rows = [[r.out/p for p in picks.path[picks.reason == rs]] for rs in reasons]
-    return picks, _plot_mosaic(rows, reasons, size, None, [], 'Examples of rejected candidates, by reason',
+    return picks, _plot_mosaic(rows, reasons, size, None, [],
+                               'Examples of rejected candidates, by reason',
                                r.out/PLOTS/'reject_examples.png', 'no reject thumbnails saved')
 
 # %% ../nbs/60_diagnose.ipynb #59cf7b56
@@ -455,8 +485,10 @@ def plot_balance(run:'RunFiles|str|Path')->tuple:
         fig = Figure(figsize=(7, 3.4), layout='constrained')
         ax = fig.subplots()
         x = np.arange(len(df))
-        ax.axhspan(-TOLERANCE_PCT, TOLERANCE_PCT, color='#55A868', alpha=0.25, label=f'±{TOLERANCE_PCT:g} % tolerance')
-        ax.bar(x, df.deviation_pct.fillna(0), color=np.where(df.within_tolerance, '#55A868', '#C44E52'))
+        ax.axhspan(-TOLERANCE_PCT, TOLERANCE_PCT, color='#55A868', alpha=0.25,
+                   label=f'±{TOLERANCE_PCT:g} % tolerance')
+        ax.bar(x, df.deviation_pct.fillna(0), color=np.where(df.within_tolerance, '#55A868',
+                                                             '#C44E52'))
         ax.axhline(0, color='0.3', lw=0.8)
         _labels_axis(ax, list(df.index))
         ax.set_ylabel('deviation from mean class count (%)')
@@ -535,7 +567,8 @@ def plot_evaluation_f1(r:RunFiles, ev:dict)->Path:
             m = np.array([_f(ev['arms'][a]['mean']['f1'][lb]) for lb in labels])
             ci = np.array([[_f(v) for v in ev['arms'][a]['ci95']['f1'][lb]] for lb in labels]).reshape(-1, 2)
             err = np.abs(np.stack([m - ci[:, 0], ci[:, 1] - m]))
-            ax.bar(x + (j - (len(arms) - 1) / 2) * w, np.nan_to_num(m), w, yerr=np.nan_to_num(err), capsize=3,
+            ax.bar(x + (j - (len(arms) - 1) / 2) * w, np.nan_to_num(m), w, yerr=np.nan_to_num(err),
+                   capsize=3,
                    color=c, label=EVAL_ARMS[a])
         ax.set_xticks(x, labels, rotation=30, ha='right')
         ax.set_ylim(0, 1.05)
@@ -557,7 +590,8 @@ def plot_evaluation_confusion(r:RunFiles, ev:dict)->Path:
             pct = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
             ax.imshow(pct, vmin=0, vmax=100, cmap='Blues')
             for (i, j), v in np.ndenumerate(pct):
-                ax.text(j, i, f'{v:.0f}', ha='center', va='center', fontsize=7, color='white' if v > 55 else '#1f2328')
+                ax.text(j, i, f'{v:.0f}', ha='center', va='center', fontsize=7,
+                        color='white' if v > 55 else '#1f2328')
             ax.set_xticks(range(len(labels)), labels, rotation=45, ha='right', fontsize=8)
             ax.set_yticks(range(len(labels)), labels, fontsize=8)
             ax.set_title(f'trained on {EVAL_ARMS[a]}', fontsize=9)
@@ -568,8 +602,10 @@ def plot_evaluation_confusion(r:RunFiles, ev:dict)->Path:
 
 # %% ../nbs/60_diagnose.ipynb #2dd0944f
 DIAGNOSTICS = dict(class_counts=plot_class_counts, synthetic_fraction=plot_synthetic_fraction,
-                   split_heatmap=plot_split_heatmap, thumbnails=plot_thumbnails, rejections=plot_rejections,
-                   gate_scores=plot_gate_scores, reject_examples=plot_reject_examples, balance=plot_balance,
+                   split_heatmap=plot_split_heatmap, thumbnails=plot_thumbnails,
+                   rejections=plot_rejections,
+                   gate_scores=plot_gate_scores, reject_examples=plot_reject_examples,
+                   balance=plot_balance,
                    gray_stats=plot_gray_stats)
 
 def diagnose(out_dir:str|Path, names:list|None=None)->dict:
@@ -603,7 +639,8 @@ def label_confusion(run:'RunFiles|str|Path')->pd.DataFrame:
     r = as_run(run)
     j = r.journal
     if not len(j) or 'label_pred' not in j: return pd.DataFrame()
-    d = j[j.status.isin(['accepted', 'rejected']) & j.label_pred.notna() & (j.label_pred.astype(str) != '')]
+    d = j[j.status.isin(['accepted',
+                         'rejected']) & j.label_pred.notna() & (j.label_pred.astype(str) != '')]
     labels = sorted(set(d.label) | set(d.label_pred))
     t = pd.crosstab(d.label, d.label_pred).reindex(index=labels, columns=labels, fill_value=0)
     t.index.name, t.columns.name = 'intended', 'predicted'
@@ -619,7 +656,8 @@ def plot_label_confusion(run:'RunFiles|str|Path')->tuple:
         if t.empty: _say(ax, 'no validator predictions recorded')
         else:
             ax.imshow(t.to_numpy(), cmap='Blues')
-            for (i, k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center', va='center', fontsize=8)
+            for (i, k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center',
+                                                                   va='center', fontsize=8)
             ax.set_xticks(range(len(t.columns)), t.columns, rotation=45, ha='right')
             ax.set_yticks(range(len(t.index)), t.index)
         ax.set_xlabel('validator prediction')
@@ -637,9 +675,12 @@ def quality_table(run:'RunFiles|str|Path')->pd.DataFrame:
     if not q: return pd.DataFrame()
     name, rec = q.get('embedder', ''), ((q.get('validator') or {}).get('recall') or {})
     ag, per = q.get('label_agreement') or {}, ((q.get('drift') or {}).get('per_label') or {})
-    rows = {lb: {'validator recall (held out)': rec.get(lb), 'candidates': (ag.get(lb) or {}).get('candidates'),
-                 'agreement': (ag.get(lb) or {}).get('agree'), 'mean P(label)': (ag.get(lb) or {}).get('mean_label_prob'),
-                 f'FD_{name}': (per.get(lb) or {}).get(f'FD_{name}'), f'KID_{name}': (per.get(lb) or {}).get(f'KID_{name}'),
+    rows = {lb: {'validator recall (held out)': rec.get(lb),
+                 'candidates': (ag.get(lb) or {}).get('candidates'),
+                 'agreement': (ag.get(lb) or {}).get('agree'),
+                 'mean P(label)': (ag.get(lb) or {}).get('mean_label_prob'),
+                 f'FD_{name}': (per.get(lb) or {}).get(f'FD_{name}'),
+                 f'KID_{name}': (per.get(lb) or {}).get(f'KID_{name}'),
                  'n original / synthetic': f"{(per.get(lb) or {}).get('n_original')} / {(per.get(lb) or {}).get('n_synthetic')}"}
             for lb in sorted(set(rec) | set(ag) | set(per))}
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('label')
@@ -651,7 +692,8 @@ def _files_by_id(r:RunFiles)->dict:
     "orig_id and unit_id -> the image file: originals from originals.csv, accepted images from the journal."
     out = {}
     o = r.originals
-    if len(o) and {'orig_id', 'file_path'} <= set(o.columns): out.update(zip(o.orig_id.astype(str), o.file_path.map(Path)))
+    if len(o) and {'orig_id', 'file_path'} <= set(o.columns): out.update(zip(o.orig_id.astype(str),
+                                                                             o.file_path.map(Path)))
     j = r.journal
     if len(j) and {'unit_id', 'path'} <= set(j.columns):
         acc = j[j.path.fillna('').astype(str) != '']
@@ -672,18 +714,24 @@ def gallery_matches(run:'RunFiles|str|Path')->tuple:
     rows = []
     if len(j) and 'unit_id' in j:
         by_id = j.drop_duplicates('unit_id', keep='last').set_index('unit_id')
-        for reason, id_col, sc, fmt in (('near_duplicate', 'nearest_id', 'nearest_dist', 'distance {:.0f}'),
-                                        ('semantic_duplicate', 'semantic_nearest_id', 'semantic_duplicate_score', 'cosine {:.3f}')):
+        for reason, id_col, sc, fmt in (('near_duplicate', 'nearest_id', 'nearest_dist',
+                                         'distance {:.0f}'),
+                                        ('semantic_duplicate', 'semantic_nearest_id',
+                                         'semantic_duplicate_score', 'cosine {:.3f}')):
             for p in sorted((r.out/'rejects'/reason).glob('*.png')) if (r.out/'rejects'/reason).is_dir() else []:
                 if p.stem not in by_id.index or id_col not in by_id: continue
                 rec = by_id.loc[p.stem]
                 mid = str(rec.get(id_col) or '')
                 v = pd.to_numeric(pd.Series([rec.get(sc)]), errors='coerce').iloc[0]
-                rows.append(dict(unit_id=p.stem, reason=reason, matched=mid, score=v, candidate=p, match=files.get(mid),
+                rows.append(dict(unit_id=p.stem, reason=reason, matched=mid, score=v, candidate=p,
+                                 match=files.get(mid),
                                  name=f"{reason.replace('_', ' ')}, {fmt.format(v) if pd.notna(v) else 'score not recorded'}"))
-    t = pd.DataFrame(rows[:GALLERY_ROWS], columns=['unit_id', 'reason', 'matched', 'score', 'candidate', 'match', 'name'])
-    png = _gallery([[c, m] for c, m in zip(t.candidate, t.match)], list(t.name), 'Duplicates: candidate | match',
-                   r.out/PLOTS/'gallery_matches.png', 'no duplicate rejected (or no reject thumbnails kept)',
+    t = pd.DataFrame(rows[:GALLERY_ROWS], columns=['unit_id', 'reason', 'matched', 'score',
+                                                   'candidate', 'match', 'name'])
+    png = _gallery([[c, m] for c, m in zip(t.candidate, t.match)], list(t.name),
+                   'Duplicates: candidate | match',
+                   r.out/PLOTS/'gallery_matches.png',
+                   'no duplicate rejected (or no reject thumbnails kept)',
                    heads=['rejected', 'matched'])
     return t, png
 
@@ -697,7 +745,8 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
         if len(j) and cols <= set(j.columns) else pd.DataFrame(columns=sorted(cols))
     files = _files_by_id(r)
     def image(u): return files.get(str(u)) or next(iter((r.out/'rejects').glob(f'*/{u}.png')), None)
-    pairs = d.groupby(['label', 'label_pred']).size().sort_values(ascending=False, kind='stable') if len(d) else pd.Series(dtype=int)
+    pairs = d.groupby(['label', 'label_pred']).size().sort_values(ascending=False,
+                                                                  kind='stable') if len(d) else pd.Series(dtype=int)
     for (lb, pred), n in pairs.head(GALLERY_ROWS).items():
         ims = [p for p in (image(u) for u in d.unit_id[(d.label == lb) & (d.label_pred == pred)]) if p is not None]
         if ims:
@@ -705,7 +754,8 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
             names.append(f'{lb} → {pred} ({n})')
     t = pd.DataFrame(dict(pair=names, shown=[len(x) for x in rows]))
     png = _gallery(rows, names, 'Label check: intended → predicted',
-                   r.out/PLOTS/'gallery_label.png', 'no validator disagreement recorded (label gate off, or none)')
+                   r.out/PLOTS/'gallery_label.png',
+                   'no validator disagreement recorded (label gate off, or none)')
     return t, png
 
 def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
@@ -713,15 +763,18 @@ def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
     r = as_run(run)
     j = r.journal
     acc = j[(j.status == 'accepted') & j.path.fillna('').astype(str).ne('')] if len(j) and {'status', 'path'} <= set(j.columns) else j.iloc[:0]
-    acc = acc.assign(blur=pd.to_numeric(acc.get('blur_var', pd.Series(dtype=float)), errors='coerce')).dropna(subset=['blur'])
+    acc = acc.assign(blur=pd.to_numeric(acc.get('blur_var', pd.Series(dtype=float)),
+                                        errors='coerce')).dropna(subset=['blur'])
     acc = acc.sort_values([c for c in ('blur', 'unit_id') if c in acc])
     rows, names = [], []
-    for name, part in (('blurriest accepted', acc.head(GALLERY_K)), ('sharpest accepted', acc.tail(GALLERY_K)[::-1])):
+    for name, part in (('blurriest accepted', acc.head(GALLERY_K)), ('sharpest accepted',
+                                                                     acc.tail(GALLERY_K)[::-1])):
         if len(part):
             rows.append([r.out/p for p in part.path])
             names.append(f'{name} ({part.blur.min():,.0f}–{part.blur.max():,.0f})')
     t = pd.DataFrame(dict(row=names, shown=[len(x) for x in rows]))
-    png = _gallery(rows, names, 'Accepted, by Laplacian variance', r.out/PLOTS/'gallery_sharpness.png',
+    png = _gallery(rows, names, 'Accepted, by Laplacian variance',
+                   r.out/PLOTS/'gallery_sharpness.png',
                    'no accepted synthetic image with a blur score')
     return t, png
 
@@ -731,7 +784,8 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
     o = r.originals
     rows, names = [], []
     if len(o) and {'near_group', 'file_path', 'label'} <= set(o.columns):
-        conflict = o.get('label_conflict', pd.Series(False, index=o.index)).astype(str).str.lower().eq('true')
+        conflict = o.get('label_conflict', pd.Series(False,
+                                                     index=o.index)).astype(str).str.lower().eq('true')
         g = o.assign(conflict=conflict).groupby('near_group')
         groups = [(k, d) for k, d in g if len(d) > 1]
         groups.sort(key=lambda kd: (not kd[1].conflict.any(), -len(kd[1]), str(kd[0])))
@@ -749,5 +803,6 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
                    r.out/PLOTS/'gallery_originals.png', 'no originals table')
     return t, png
 
-DIAGNOSTICS.update(gallery_matches=gallery_matches, gallery_label=gallery_label, gallery_sharpness=gallery_sharpness,
+DIAGNOSTICS.update(gallery_matches=gallery_matches, gallery_label=gallery_label,
+                   gallery_sharpness=gallery_sharpness,
                    gallery_originals=gallery_originals)

@@ -88,7 +88,8 @@ def _agreement(j:pd.DataFrame)->dict:
     if 'label_pred' not in j or not len(j): return {}
     g = j.assign(agree=j.label_pred == j.label).groupby('label')
     return {lb: dict(candidates=int(len(d)), agree=round(float(d.agree.mean()), 4),
-                     mean_label_prob=round(float(pd.to_numeric(d.label_prob).mean()), 4)) for lb, d in g}
+                     mean_label_prob=round(float(pd.to_numeric(d.label_prob).mean()), 4)) for lb,
+                     d in g}
 
 def quality_summary(
     originals:pd.DataFrame,   # originals table (with `assigned_split` when the pipeline fixed it)
@@ -110,12 +111,15 @@ def quality_summary(
     j = pd.DataFrame([r for r in records if r.get('status') in ('accepted', 'rejected')])
     ja = j[j.status == 'accepted'] if len(j) else j
     sp = originals.assigned_split.astype(str).to_numpy()
-    reference = drift_figures(X[sp == 'train'], X[sp == 'test'], e.name, cfg.seed % 2**32)   # the yardstick
-    drift = {**drift_table(X, list(originals.label), Y, [r['label'] for r in acc], e.name, cfg.seed % 2**32),
+    reference = drift_figures(X[sp == 'train'], X[sp == 'test'], e.name,
+                              cfg.seed % 2**32)   # the yardstick
+    drift = {**drift_table(X, list(originals.label), Y, [r['label'] for r in acc], e.name,
+                           cfg.seed % 2**32),
              'reference': {**reference, 'sides': 'real train originals vs real test originals'}}
     return dict(embedder=e.name, embedder_identity=e.identity,
                 validator=None if v is None else v.summary(), label_policy=cfg.label_policy,
-                label_gate=mode, label_auto_floor=gates.LABEL_AUTO_FLOOR, label_prob_min=cfg.label_prob_min,
+                label_gate=mode, label_auto_floor=gates.LABEL_AUTO_FLOOR,
+                label_prob_min=cfg.label_prob_min,
                 label_agreement=_agreement(j), label_agreement_accepted=_agreement(ja),
                 semantic_dup_min=gates.semantic_threshold(cfg, gates.GateContext(dup_min=getattr(e, 'dup_min', None))),
                 drift=drift,

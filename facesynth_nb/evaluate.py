@@ -25,7 +25,8 @@ from .cnn import CNN, cnn_device, load_gray, predict_proba, to_tensor, train_cnn
 log = get_logger(__name__)
 
 # %% ../nbs/80_evaluate.ipynb #1bd79a97
-ARMS = dict(real='real originals of the train split', mixed='train split as exported (real + synthetic)',
+ARMS = dict(real='real originals of the train split',
+            mixed='train split as exported (real + synthetic)',
             synthetic='synthetic images of the train split only')
 
 # %% ../nbs/80_evaluate.ipynb #a4d25af6
@@ -35,7 +36,8 @@ def _read_manifest(out:Path, split:str)->pd.DataFrame:
     "One manifest with absolute paths; `InputError` when it is missing, unreadable or lacks a column."
     p = out/f'{split}.csv'
     if not p.is_file(): raise InputError(f"{out} is not a finished facesynth run: {p.name} is missing")
-    try: df = pd.read_csv(p, dtype={'label': str, 'source': str, 'path': str}, keep_default_na=False)
+    try: df = pd.read_csv(p, dtype={'label': str, 'source': str, 'path': str},
+                          keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
         raise InputError(f"{p} is not a readable manifest: {e}") from None
     if miss := [c for c in MANIFEST_NEEDS if c not in df.columns]:
@@ -81,7 +83,8 @@ def probe_features(files:list,            # image files
     return embed_files(files, MirroredEmbedder(embedder) if mirror else embedder, cache_dir)
 
 # %% ../nbs/80_evaluate.ipynb #db793fbb
-def confusion(y_true:np.ndarray, y_pred:np.ndarray, k:int, weights:np.ndarray|None=None)->np.ndarray:
+def confusion(y_true:np.ndarray, y_pred:np.ndarray, k:int,
+              weights:np.ndarray|None=None)->np.ndarray:
     "Confusion matrix (k, k), or a stack (B, k, k) for a (B, n) array of per-image `weights`."
     cell = np.asarray(y_true) * k + np.asarray(y_pred)
     if weights is None: return np.bincount(cell, minlength=k*k).reshape(k, k).astype(float)
@@ -107,7 +110,8 @@ class ProbeClassifier:
     name = 'probe'
     def __init__(self, cfg:RunConfig, k:int):
         self.cfg, self.k = cfg, k
-        self.settings = dict(PROBE, Cs=list(PROBE['Cs']), augmentation='random mirror', val='picks C (macro-F1)',
+        self.settings = dict(PROBE, Cs=list(PROBE['Cs']), augmentation='random mirror',
+                             val='picks C (macro-F1)',
                              seeds_vary='training subset (subsample) and mirror draws')
 
     def prepare(self, files:list, train:np.ndarray, cache_dir:str|Path)->None:
@@ -115,10 +119,12 @@ class ProbeClassifier:
         self.embedder = get_embedder(self.cfg)
         self.feats = probe_features(files, self.embedder, cache_dir)
         self.mirror = np.zeros_like(self.feats)
-        self.mirror[train] = probe_features([files[i] for i in train], self.embedder, cache_dir, mirror=True)
+        self.mirror[train] = probe_features([files[i] for i in train], self.embedder, cache_dir,
+                                            mirror=True)
         self.settings['embedder'] = self.embedder.identity
 
-    def fit_predict(self, tr:np.ndarray, ytr:np.ndarray, va:np.ndarray, yva:np.ndarray, te:np.ndarray,
+    def fit_predict(self, tr:np.ndarray, ytr:np.ndarray, va:np.ndarray, yva:np.ndarray,
+                    te:np.ndarray,
                     seed:int)->np.ndarray:
         "Train on image indices `tr` (labels `ytr`) with `seed`; predicted label indices of `te`."
         from sklearn.linear_model import LogisticRegression
@@ -137,7 +143,8 @@ class ProbeClassifier:
             Xs, best = sc.transform(X), (-1.0, None)
             for C in Cs:
                 lr = LogisticRegression(C=C, max_iter=PROBE['max_iter']).fit(Xs, ytr)
-                f = (float(scores(confusion(yva, lr.predict(sc.transform(self.feats[va])), self.k))['macro_f1'])
+                f = (float(scores(confusion(yva, lr.predict(sc.transform(self.feats[va])),
+                                            self.k))['macro_f1'])
                      if len(Cs) > 1 else 0.0)
                 if f > best[0]: best = (f, lr)
             return best[1].predict(sc.transform(self.feats[te]))
@@ -148,15 +155,18 @@ class CnnClassifier:
     name = 'cnn'
     def __init__(self, cfg:RunConfig, k:int):
         self.cfg, self.k, self.device = cfg, k, cnn_device(cfg)
-        self.settings = dict(CNN, widths=list(CNN['widths']), epochs=cfg.eval_epochs, size=cfg.eval_size,
-                             device=self.device, augmentation='random mirror and affine (batched grid_sample)',
+        self.settings = dict(CNN, widths=list(CNN['widths']), epochs=cfg.eval_epochs,
+                             size=cfg.eval_size,
+                             device=self.device,
+                             augmentation='random mirror and affine (batched grid_sample)',
                              early_stopping='best val macro-F1 epoch', schedule='one-cycle')
 
     def prepare(self, files:list, train:np.ndarray, cache_dir:str|Path)->None:
         "All images as one float tensor (n, 1, s, s) on the device, scaled to [-1, 1]."
         self.x = to_tensor(load_gray(files, self.cfg.eval_size), self.device)
 
-    def fit_predict(self, tr:np.ndarray, ytr:np.ndarray, va:np.ndarray, yva:np.ndarray, te:np.ndarray,
+    def fit_predict(self, tr:np.ndarray, ytr:np.ndarray, va:np.ndarray, yva:np.ndarray,
+                    te:np.ndarray,
                     seed:int)->np.ndarray:
         "Train on image indices `tr` with `seed` for `eval_epochs`; test predictions of the best val epoch."
         import torch
@@ -186,7 +196,8 @@ def get_classifier(cfg:RunConfig, k:int):
 # %% ../nbs/80_evaluate.ipynb #7682956d
 def bootstrap_weights(n:int, resamples:int, seed:int)->np.ndarray:
     "(resamples, n) counts: how often each of `n` test images is drawn in each resample."
-    return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples).astype(float)
+    return np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n),
+                                                   size=resamples).astype(float)
 
 def interval(samples:np.ndarray, ci:float=0.95)->tuple:
     "The central `ci` percentile interval over the first axis (NaN-aware)."
@@ -217,7 +228,8 @@ def _clean(v):
 
 def _named(d:dict, labels:list)->dict:
     "Per-label arrays of a scores dict as {label: value} dicts."
-    return {m: dict(zip(labels, np.asarray(v).tolist())) if m in PER_LABEL else np.asarray(v).tolist()
+    return {m: dict(zip(labels,
+                        np.asarray(v).tolist())) if m in PER_LABEL else np.asarray(v).tolist()
             for m, v in d.items()}
 
 def arm_figures(y:np.ndarray, preds:list, labels:list, W:np.ndarray)->tuple:
@@ -230,9 +242,12 @@ def arm_figures(y:np.ndarray, preds:list, labels:list, W:np.ndarray)->tuple:
         boot = {m: np.nanmean(np.stack([b[m] for b in boot]), axis=0) for m in METRICS + PER_LABEL}
     ddof = 1 if len(preds) > 1 else 0
     figs = dict(per_seed=[_named(f, labels) for f in full],
-                mean=_named({m: np.mean([f[m] for f in full], axis=0) for m in METRICS + PER_LABEL}, labels),
-                std=_named({m: np.std([f[m] for f in full], axis=0, ddof=ddof) for m in METRICS + PER_LABEL}, labels),
-                ci95=_named({m: np.stack(interval(boot[m]), -1) for m in METRICS + PER_LABEL}, labels),
+                mean=_named({m: np.mean([f[m] for f in full], axis=0) for m in METRICS + PER_LABEL},
+                            labels),
+                std=_named({m: np.std([f[m] for f in full], axis=0,
+                                      ddof=ddof) for m in METRICS + PER_LABEL}, labels),
+                ci95=_named({m: np.stack(interval(boot[m]), -1) for m in METRICS + PER_LABEL},
+                            labels),
                 confusion=sum(confusion(y, p, k) for p in preds).astype(int).tolist())
     return figs, boot
 
@@ -244,7 +259,8 @@ def compare(fa:dict, ba:dict, fb:dict, bb:dict, labels:list,
     counts = np.bincount(y, minlength=len(labels)) if y is not None else [None] * len(labels)
     total = int(len(y)) if y is not None else None
     def one(d, lo, hi, n, n_min): return dict(diff=d, ci95=[lo, hi], n=n, verdict=verdict(lo, hi, n, n_min))
-    out = {m: one(fb['mean'][m] - fa['mean'][m], *interval(bb[m] - ba[m]), total, MIN_TEST_TOTAL) for m in METRICS}
+    out = {m: one(fb['mean'][m] - fa['mean'][m], *interval(bb[m] - ba[m]), total,
+                  MIN_TEST_TOTAL) for m in METRICS}
     for m in PER_LABEL:
         lo, hi = interval(bb[m] - ba[m])
         out[m] = {lb: one(fb['mean'][m][lb] - fa['mean'][m][lb], lo[i], hi[i],
@@ -278,7 +294,8 @@ def rare_labels(sizes:dict, k:int=2,
                )->list:
     "The `k` labels with the fewest real train images (ties: lowest real-only F1, then name): the ones users add faces for."
     per, f1 = sizes['train_real']['per_label'], f1_real or {}
-    def worst(lb): return f1[lb] if isinstance(f1.get(lb), (int, float)) and math.isfinite(f1[lb]) else math.inf
+    def worst(lb): return f1[lb] if isinstance(f1.get(lb), (int,
+                                                            float)) and math.isfinite(f1[lb]) else math.inf
     return sorted(per, key=lambda lb: (per[lb], worst(lb), lb))[:k]
 
 # %% ../nbs/80_evaluate.ipynb #6243e678
@@ -300,7 +317,8 @@ def _labels(splits:dict)->list:
 
 def train_arms(splits:dict, cfg:RunConfig, labels:list, cache_dir:str|Path)->tuple:
     "({arm: [test predictions per seed]}, test labels, classifier, seeds) for the arms of `splits`."
-    arms, val, test = arm_frames(splits, cfg.eval_synthetic_only), real_only(splits['val']), real_only(splits['test'])
+    arms, val, test = arm_frames(splits,
+                                 cfg.eval_synthetic_only), real_only(splits['val']), real_only(splits['test'])
     files = sorted(set(test.file) | set(val.file) | {f for a in arms.values() for f in a.file})
     at = {f: i for i, f in enumerate(files)}
     def idx(df): return np.array([at[f] for f in df.file], dtype=int)
@@ -313,8 +331,10 @@ def train_arms(splits:dict, cfg:RunConfig, labels:list, cache_dir:str|Path)->tup
         if name == 'mixed' and len(df) == len(arms['real']):
             preds[name] = preds['real']
             continue
-        log.info('evaluate: training %s on %s (%d images), %d seeds', clf.name, name, len(df), len(seeds))
-        preds[name] = [clf.fit_predict(idx(df), ys(df), idx(val), ys(val), idx(test), s) for s in seeds]
+        log.info('evaluate: training %s on %s (%d images), %d seeds', clf.name, name, len(df),
+                 len(seeds))
+        preds[name] = [clf.fit_predict(idx(df), ys(df), idx(val), ys(val), idx(test),
+                                       s) for s in seeds]
     return preds, ys(test), clf, seeds
 
 # %% ../nbs/80_evaluate.ipynb #6dbc3595
@@ -323,7 +343,8 @@ def summarise(preds:dict, y:np.ndarray, labels:list, cfg:RunConfig)->dict:
     W = bootstrap_weights(len(y), cfg.eval_bootstrap, cfg.seed)
     figs, boot = {}, {}
     for name, p in preds.items(): figs[name], boot[name] = arm_figures(y, p, labels, W)
-    cmps = {f'{n}-real': compare(figs['real'], boot['real'], figs[n], boot[n], labels, y) for n in figs if n != 'real'}
+    cmps = {f'{n}-real': compare(figs['real'], boot['real'], figs[n], boot[n], labels,
+                                 y) for n in figs if n != 'real'}
     return dict(arms=figs, comparisons=cmps)
 
 def split_sizes(splits:dict, labels:list)->dict:
@@ -331,7 +352,9 @@ def split_sizes(splits:dict, labels:list)->dict:
     arms = arm_frames(splits, True)
     sets = {**{f'train_{k}': v for k, v in arms.items()}, 'val_real': real_only(splits['val']),
             'test_real': real_only(splits['test'])}
-    return {k: dict(total=len(v), per_label={lb: int((v.label == lb).sum()) for lb in labels}) for k, v in sets.items()}
+    return {k: dict(total=len(v),
+                    per_label={lb: int((v.label == lb).sum()) for lb in labels}) for k,
+                    v in sets.items()}
 
 # %% ../nbs/80_evaluate.ipynb #883e877f
 def evaluation_link(
@@ -370,16 +393,19 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
     with RunLock(out):
         preds, y, clf, seeds = train_arms(splits, cfg, labels, out/'cache')
         ev = dict(summarise(preds, y, labels, cfg), labels=labels, seeds=seeds, arms_meaning=ARMS,
-                  classifier=dict(name=clf.name, why=clf.why, **clf.settings), embedder=clf.settings.get('embedder'),
+                  classifier=dict(name=clf.name, why=clf.why, **clf.settings),
+                  embedder=clf.settings.get('embedder'),
                   split_sizes=split_sizes(splits, labels), eval_size=cfg.eval_size,
                   min_test=dict(per_label=MIN_TEST_PER_LABEL, total=MIN_TEST_TOTAL),
                   bootstrap=dict(resamples=cfg.eval_bootstrap, ci=0.95, paired=True, seed=cfg.seed),
-                  scored_on='real images of the test split', created_timestamp=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
+                  scored_on='real images of the test split',
+                  created_timestamp=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
         ev['rare_labels'] = rare_labels(ev['split_sizes'], f1_real=ev['arms']['real']['mean']['f1'])
         n_syn = int((splits['train'].source == 'synthetic').sum())
         cmp = ev['comparisons'].get('mixed-real') if n_syn else None
         ev.update(conclusion=conclusion(cmp, n_syn, len(test), clf.name, len(seeds)),
-                  verdict=cmp['macro_f1']['verdict'] if cmp else 'not measured', time_s=round(time.time() - t0, 2))
+                  verdict=cmp['macro_f1']['verdict'] if cmp else 'not measured',
+                  time_s=round(time.time() - t0, 2))
         ev = _clean(ev)
         atomic_write_json(out/EVAL_FILE, ev, root=out)
         link_status(out, ev)

@@ -18,12 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageOps
-from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash, config_to_dict,
+from .config import (RunConfig, SPLITS, InputError, get_logger, progress, config_hash,
+                                 config_to_dict,
                                   is_builtin_model)
-from .io import (atomic_write, atomic_write_json, save_png_atomic, sha256_file, TMP_SUFFIX,
-                             is_inside, ensure_inside, WorkerPool, make_dirs, safe_path, remove_file,
+from .io import (atomic_write, atomic_write_json, save_png_atomic, sha256_file,
+                             TMP_SUFFIX,
+                             is_inside, ensure_inside, WorkerPool, make_dirs, safe_path,
+                             remove_file,
                              remove_empty_dirs, n_workers, process_context)
-from .curate import (make_label_map, class_balance, cap_table, label_conflicts, cross_split_groups,
+from .curate import (make_label_map, class_balance, cap_table, label_conflicts,
+                                 cross_split_groups,
                                  CURATED_COLUMNS, BALANCE_TOLERANCE_PCT)
 from .gates import to_export
 
@@ -93,13 +97,15 @@ def _raw_dir(cfg:RunConfig)->Path:
 def _converted_is_current(dest:Path, digest:str, size:int, mode:str)->bool:
     try:
         with Image.open(dest) as im:
-            return im.format == 'PNG' and im.size == (size, size) and im.mode == mode and im.info.get(SOURCE_CHUNK) == digest
+            return im.format == 'PNG' and im.size == (size,
+                                                      size) and im.mode == mode and im.info.get(SOURCE_CHUNK) == digest
     except (OSError, ValueError): return False
 
 def _root_of(dest:Path, cfg:RunConfig)->Path:
     "out_dir when `dest` is spelled inside it (no link below it is then followed), else `dest`'s folder."
     d = os.path.abspath(dest)
-    inside = any(d.startswith(r.rstrip('/') + '/') for r in (os.path.abspath(cfg.out), os.path.realpath(cfg.out)))
+    inside = any(d.startswith(r.rstrip('/') + '/') for r in (os.path.abspath(cfg.out),
+                                                             os.path.realpath(cfg.out)))
     return cfg.out if inside else dest.parent
 
 def export_file(
@@ -118,13 +124,16 @@ def export_file(
         if want_link and _same_file(src, dest): return 'skipped'
         if want_link and _link(src, dest): return 'linked'
         data = src.read_bytes()
-        if dest.exists() and not _same_file(src, dest) and dest.stat().st_size == len(data) and dest.read_bytes() == data:
+        if dest.exists() and not _same_file(src,
+                                            dest) and dest.stat().st_size == len(data) and dest.read_bytes() == data:
             return 'skipped'
         atomic_write(dest, data, root=root)
         return 'copied'
     digest = sha256_file(src)
-    if not _same_file(src, dest) and _converted_is_current(dest, digest, cfg.image_size, cfg.color_mode): return 'skipped'
-    save_png_atomic(prepare_image(src, cfg.image_size, cfg.color_mode), dest, {SOURCE_CHUNK: digest}, root=root)
+    if not _same_file(src, dest) and _converted_is_current(dest, digest, cfg.image_size,
+                                                           cfg.color_mode): return 'skipped'
+    save_png_atomic(prepare_image(src, cfg.image_size, cfg.color_mode), dest,
+                    {SOURCE_CHUNK: digest}, root=root)
     return 'converted'
 
 # %% ../nbs/50_export.ipynb #be44f521
@@ -216,11 +225,13 @@ def _run_jobs(jobs:list, cfg:RunConfig, processes:bool|None)->list:
     if processes is None: processes = n > 1 and len(jobs) >= 500
     if processes:
         fn = importlib.import_module('facesynth_nb.export')._export_job   # by reference, also when called from a notebook
-        with WorkerPool(n, mp_context=process_context()) as ex:   # outlives a signal to the process group
+        with WorkerPool(n,
+                        mp_context=process_context()) as ex:   # outlives a signal to the process group
             it = ex.map(fn, jobs, chunksize=max(1, min(64, len(jobs) // (4 * n))))
             return list(progress(it, cfg.progress, total=len(jobs), desc='export'))
     with ThreadPoolExecutor(n) as ex:
-        return list(progress(ex.map(_export_job, jobs), cfg.progress, total=len(jobs), desc='export'))
+        return list(progress(ex.map(_export_job, jobs), cfg.progress, total=len(jobs),
+                             desc='export'))
 
 def export_curated(
     curated:pd.DataFrame,       # curated table
@@ -238,7 +249,8 @@ def export_curated(
     stale = remove_stale(root, keep, previous_outputs(cfg.out))
     make_label_dirs(cfg, make_label_map(curated.label))
     dev = root.stat().st_dev
-    jobs = [(s, d, os.stat(s).st_dev == dev and may_link(s, cfg), cfg) for s, d in zip(rows.file_path, dests)]
+    jobs = [(s, d, os.stat(s).st_dev == dev and may_link(s, cfg), cfg) for s,
+            d in zip(rows.file_path, dests)]
     res = _run_jobs(jobs, cfg, processes)
     done = [r[0] for r in res]
     counts = {k: done.count(k) for k in ('linked', 'copied', 'converted', 'skipped')}
@@ -277,11 +289,14 @@ def write_manifests(
     "Write train/val/test.csv, curated.csv and label_map.json under out_dir."
     if hashes is None: hashes = {p: sha256_file(cfg.out/p) for p in curated_paths(curated).path}
     frames = manifest_frames(curated, hashes)
-    out = {f'{s}.csv': atomic_write(cfg.out/f'{s}.csv', df.to_csv(index=False), cfg.out) for s, df in frames.items()}
+    out = {f'{s}.csv': atomic_write(cfg.out/f'{s}.csv', df.to_csv(index=False), cfg.out) for s,
+           df in frames.items()}
     by_item = pd.concat(frames.values()).set_index('origin').sha256
     table = curated[CURATED_COLUMNS].assign(sha256=curated.item_id.map(by_item).where(curated.dropped == '', ''))
-    out['curated.csv'] = atomic_write(cfg.out/'curated.csv', table.fillna({'sha256': ''}).to_csv(index=False), cfg.out)
-    out['label_map.json'] = atomic_write_json(cfg.out/'label_map.json', make_label_map(curated.label), cfg.out)
+    out['curated.csv'] = atomic_write(cfg.out/'curated.csv',
+                                      table.fillna({'sha256': ''}).to_csv(index=False), cfg.out)
+    out['label_map.json'] = atomic_write_json(cfg.out/'label_map.json',
+                                              make_label_map(curated.label), cfg.out)
     for s, df in frames.items():
         out[f'curated/{s}/{METADATA}'] = atomic_write(cfg.out/'curated'/s/METADATA,
                                                       hf_metadata(df).to_csv(index=False), cfg.out)
@@ -331,10 +346,13 @@ def gray_stats(
     kept, out = curated[curated.dropped == ''].sort_values('item_id'), {}
     for src in ('original', 'synthetic'):
         rows = kept[kept.source == src]
-        take = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), min(n, len(rows)), replace=False))
-        px = [np.asarray(prepare_image(p, cfg.image_size, 'L'), np.float64) for p in rows.file_path.iloc[take]]
+        take = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), min(n, len(rows)),
+                                                              replace=False))
+        px = [np.asarray(prepare_image(p, cfg.image_size, 'L'),
+                         np.float64) for p in rows.file_path.iloc[take]]
         a = np.stack(px) if px else np.zeros(0)
-        out[src] = dict(n=len(px), mean=float(a.mean()) if a.size else None, std=float(a.std()) if a.size else None)
+        out[src] = dict(n=len(px), mean=float(a.mean()) if a.size else None,
+                        std=float(a.std()) if a.size else None)
     return out
 
 # %% ../nbs/50_export.ipynb #fc1f41ab
@@ -343,14 +361,16 @@ def journal_summary(
 )->dict:       # candidates, accepted, rejected, exhausted, rejects_by_reason, rejects_by_class
     "Counts of synthetic decisions by status, and rejects by reason and by class."
     j = journal if isinstance(journal, pd.DataFrame) else pd.DataFrame(list(journal or []))
-    if not len(j): return dict(candidates=0, accepted=0, rejected=0, exhausted=0, rejects_by_reason={}, rejects_by_class={})
+    if not len(j): return dict(candidates=0, accepted=0, rejected=0, exhausted=0,
+                               rejects_by_reason={}, rejects_by_class={})
     j = j.drop_duplicates('unit_id', keep='last') if 'unit_id' in j else j
     st = j.status.value_counts()
     rej = j[j.status == 'rejected'].assign(reason=lambda d: d.reason.fillna('').replace('', 'unknown'))
     by_class = {l: g.reason.value_counts().sort_index().to_dict() for l, g in rej.groupby('label', sort=True)}
     return dict(candidates=int((j.status != 'exhausted').sum()), accepted=int(st.get('accepted', 0)),
                 rejected=int(st.get('rejected', 0)), exhausted=int(st.get('exhausted', 0)),
-                rejects_by_reason=rej.reason.value_counts().sort_index().to_dict(), rejects_by_class=by_class)
+                rejects_by_reason=rej.reason.value_counts().sort_index().to_dict(),
+                rejects_by_class=by_class)
 
 # %% ../nbs/50_export.ipynb #fac7c753
 def plan_summary(
@@ -358,21 +378,26 @@ def plan_summary(
 )->dict:                     # per_class {need, planned, shortfall, shortfall_cause}, shortfall_total
     "Per-class plan figures and the total shortfall, with its cause."
     if plan is None or not len(plan): return dict(per_class={}, shortfall_total=0)
-    cols = [c for c in ('target', 'need', 'allowed_by_cap', 'planned', 'shortfall', 'shortfall_cause') if c in plan.columns]
-    per = {str(l): {c: (str(r[c]) if c == 'shortfall_cause' else int(r[c])) for c in cols} for l, r in plan.iterrows()}
-    return dict(per_class=per, shortfall_total=int(plan['shortfall'].sum()) if 'shortfall' in plan else 0)
+    cols = [c for c in ('target', 'need', 'allowed_by_cap', 'planned', 'shortfall',
+                        'shortfall_cause') if c in plan.columns]
+    per = {str(l): {c: (str(r[c]) if c == 'shortfall_cause' else int(r[c])) for c in cols} for l,
+           r in plan.iterrows()}
+    return dict(per_class=per,
+                shortfall_total=int(plan['shortfall'].sum()) if 'shortfall' in plan else 0)
 
 # %% ../nbs/50_export.ipynb #f5bfb890
 def _quarantine(quarantine, cfg:RunConfig)->dict:
     q = quarantine
-    if q is None and (cfg.out/'quarantine.csv').exists(): q = pd.read_csv(cfg.out/'quarantine.csv', keep_default_na=False)
+    if q is None and (cfg.out/'quarantine.csv').exists(): q = pd.read_csv(cfg.out/'quarantine.csv',
+                                                                          keep_default_na=False)
     if q is None or not len(q): return dict(count=0, by_reason={})
     return dict(count=len(q), by_reason=q.reason.value_counts().sort_index().to_dict())
 
 def _disk(curated, originals, synthetic, cfg)->dict:
     o = originals.file_path if originals is not None else curated[curated.source == 'original'].file_path
     s = [cfg.out/p for p in synthetic.path] if synthetic is not None else curated[curated.source == 'synthetic'].file_path
-    return disk_usage({'originals': o, 'synthetic': s, 'curated': sorted(p for p in (cfg.out/'curated').rglob('*.png') if p.is_file())})
+    return disk_usage({'originals': o, 'synthetic': s,
+                       'curated': sorted(p for p in (cfg.out/'curated').rglob('*.png') if p.is_file())})
 
 # %% ../nbs/50_export.ipynb #838b0719
 def balance_summary(
@@ -395,13 +420,16 @@ def _leakage(curated:pd.DataFrame)->dict:
 def _schema(curated:pd.DataFrame, cfg:RunConfig, model_info:dict, prompts_version_hash:str)->dict:
     kept = curated[curated.dropped == '']
     n, n_syn = len(kept), int((kept.source == 'synthetic').sum())
-    return dict(total_images=n, total_original=n - n_syn, total_synthetic=n_syn, synthetic_fraction=n_syn / n if n else 0.0,
+    return dict(total_images=n, total_original=n - n_syn, total_synthetic=n_syn,
+                synthetic_fraction=n_syn / n if n else 0.0,
                 per_class=_count_dict(class_balance(curated)),
                 splits_fraction={s: float((kept.split == s).sum() / n) if n else 0.0 for s in SPLITS},
-                image_size=dict(width=cfg.image_size, height=cfg.image_size, mode=cfg.color_mode), seed=cfg.seed,
+                image_size=dict(width=cfg.image_size, height=cfg.image_size, mode=cfg.color_mode),
+                seed=cfg.seed,
                 generation_model_id=(model_info or {}).get('model_id', cfg.model_id),
                 prompts_version_hash=prompts_version_hash,
-                quality_thresholds=dict(blur_var_min=cfg.blur_var_min, hash_dist_max=cfg.hash_dist_max, phash_size=cfg.phash_size),
+                quality_thresholds=dict(blur_var_min=cfg.blur_var_min,
+                                        hash_dist_max=cfg.hash_dist_max, phash_size=cfg.phash_size),
                 created_timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
 
 # %% ../nbs/50_export.ipynb #4ee28c18
@@ -436,21 +464,27 @@ def build_status(
     curated, originals, model_info = t.curated, t.originals, t.model_info
     st = _schema(curated, cfg, model_info, t.bank_hash)
     ct = cap_table(curated, cfg.synthetic_cap)
-    train = ct.xs('train', level='split') if 'train' in ct.index.get_level_values('split') else ct.iloc[:0]
+    train = ct.xs('train',
+                  level='split') if 'train' in ct.index.get_level_values('split') else ct.iloc[:0]
     drop = curated[curated.dropped == 'over_cap']
     st.update(
         per_split={s: _count_dict(class_balance(curated, split=s)) for s in SPLITS},
         split_counts={s: int(((curated.split == s) & (curated.dropped == '')).sum()) for s in SPLITS},
         label_map=make_label_map(curated.label),
-        synthetic_cap=dict(cap=cfg.synthetic_cap, splits=list(cfg.synthetic_splits), holds=bool(ct.ok.all()),
+        synthetic_cap=dict(cap=cfg.synthetic_cap, splits=list(cfg.synthetic_splits),
+                           holds=bool(ct.ok.all()),
                            train_fraction=train.synthetic_fraction.to_dict()),
-        over_cap_dropped=dict(count=len(drop), by_class=drop.label.value_counts().sort_index().to_dict()),
+        over_cap_dropped=dict(count=len(drop),
+                              by_class=drop.label.value_counts().sort_index().to_dict()),
         balance=balance_summary(curated), balance_train=balance_summary(curated, 'train'),
         preset_splits=bool(originals is not None and cfg.keep_splits and (originals.split != '').any()),
-        leakage=_leakage(curated), synthetic_generation=journal_summary(t.journal), plan=plan_summary(t.plan),
-        quarantined=_quarantine(t.quarantine, cfg), disk_usage=_disk(curated, originals, t.synthetic, cfg),
+        leakage=_leakage(curated), synthetic_generation=journal_summary(t.journal),
+        plan=plan_summary(t.plan),
+        quarantined=_quarantine(t.quarantine, cfg), disk_usage=_disk(curated, originals,
+                                                                     t.synthetic, cfg),
         gray_stats=gray_stats(curated, cfg, gray_n), config_hash=config_hash(cfg),
-        model=model_info or {'model_id': cfg.model_id}, model_is_builtin=is_builtin_model(cfg.model_id))
+        model=model_info or {'model_id': cfg.model_id},
+        model_is_builtin=is_builtin_model(cfg.model_id))
     if st['model_is_builtin']:
         st['model_note'] = f'{cfg.model_id} is an untrained built-in model: its images are noise, not faces'
     clash = sorted(set(extra or {}) & set(st))
@@ -462,9 +496,12 @@ def write_status(status:dict, cfg:RunConfig)->Path:
     return atomic_write_json(cfg.out/'status.json', status, cfg.out)
 
 # %% ../nbs/50_export.ipynb #705615b4
-PACKAGES = dict(torch='torch', diffusers='diffusers', transformers='transformers', accelerate='accelerate',
-                safetensors='safetensors', opencv=('opencv-python-headless', 'opencv-python', 'opencv-contrib-python'),
-                numpy='numpy', pillow='pillow', imagehash='imagehash', pandas='pandas', datasets='datasets',
+PACKAGES = dict(torch='torch', diffusers='diffusers', transformers='transformers',
+                accelerate='accelerate',
+                safetensors='safetensors', opencv=('opencv-python-headless', 'opencv-python',
+                                                   'opencv-contrib-python'),
+                numpy='numpy', pillow='pillow', imagehash='imagehash', pandas='pandas',
+                datasets='datasets',
                 facesynth_nb='facesynth_nb')
 
 def package_versions()->dict:
@@ -485,9 +522,11 @@ def package_versions()->dict:
 def gpu_info()->dict:
     "CUDA availability, versions and GPU names from torch (empty names when there is no GPU)."
     try: import torch
-    except Exception as e: return dict(cuda_available=False, cuda_version=None, cudnn_version=None, gpus=[], error=str(e))
+    except Exception as e: return dict(cuda_available=False, cuda_version=None, cudnn_version=None,
+                                       gpus=[], error=str(e))
     ok = torch.cuda.is_available()
-    return dict(cuda_available=ok, cuda_version=torch.version.cuda, cudnn_version=torch.backends.cudnn.version() if ok else None,
+    return dict(cuda_available=ok, cuda_version=torch.version.cuda,
+                cudnn_version=torch.backends.cudnn.version() if ok else None,
                 gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if ok else [])
 
 # %% ../nbs/50_export.ipynb #11f63d8f
@@ -495,10 +534,12 @@ def git_commit(path:str|Path|None=None)->dict:
     "The git commit (and whether the tree is dirty) of the checkout holding `path`, when there is one."
     path = Path(path or Path(__file__).parent)
     try:
-        run = lambda *a: subprocess.run(['git', '-C', str(path), *a], capture_output=True, text=True, timeout=10)
+        run = lambda *a: subprocess.run(['git', '-C', str(path), *a], capture_output=True,
+                                        text=True, timeout=10)
         r = run('rev-parse', 'HEAD')
         if r.returncode: return dict(commit=None, dirty=None)
-        return dict(commit=r.stdout.strip(), dirty=bool(run('status', '--porcelain', '--untracked-files=no').stdout.strip()))
+        return dict(commit=r.stdout.strip(), dirty=bool(run('status', '--porcelain',
+                                                            '--untracked-files=no').stdout.strip()))
     except (OSError, subprocess.SubprocessError): return dict(commit=None, dirty=None)
 
 
@@ -507,10 +548,14 @@ def git_commit(path:str|Path|None=None)->dict:
 def env_report(cfg:RunConfig, model_info:dict|None=None)->dict:
     "Python, platform, package versions, CUDA/GPU, project version and commit, the full config and its hash."
     import facesynth_nb
-    return _py(dict(python=sys.version.split()[0], python_full=sys.version, platform=platform.platform(), machine=platform.machine(),
-                    cpu_count=os.cpu_count(), packages=package_versions(), gpu=gpu_info(), project_version=facesynth_nb.__version__,
-                    git=git_commit(Path(facesynth_nb.__file__).parent), config=config_to_dict(cfg), config_hash=config_hash(cfg),
-                    model=model_info or {}, created_timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')))
+    return _py(dict(python=sys.version.split()[0], python_full=sys.version,
+                    platform=platform.platform(), machine=platform.machine(),
+                    cpu_count=os.cpu_count(), packages=package_versions(), gpu=gpu_info(),
+                    project_version=facesynth_nb.__version__,
+                    git=git_commit(Path(facesynth_nb.__file__).parent), config=config_to_dict(cfg),
+                    config_hash=config_hash(cfg),
+                    model=model_info or {},
+                    created_timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')))
 
 def write_env_report(cfg:RunConfig, model_info:dict|None=None)->Path:
     "Write env_report.json under out_dir."
@@ -579,7 +624,8 @@ class MirrorPlan:
 # %% ../nbs/50_export.ipynb #940a5cf2
 def _out_manifests(out:Path)->pd.DataFrame:
     "The rows of out_dir's train/val/test.csv, with a `split` column."
-    frames = [pd.read_csv(out/f'{s}.csv', dtype=str, keep_default_na=False).assign(split=s) for s in SPLITS]
+    frames = [pd.read_csv(out/f'{s}.csv', dtype=str,
+                          keep_default_na=False).assign(split=s) for s in SPLITS]
     return pd.concat(frames, ignore_index=True)
 
 def plan_mirror(
@@ -590,7 +636,8 @@ def plan_mirror(
     root, out = check_mirror_root(cfg), cfg.out.resolve()
     man, index = _out_manifests(out), read_mirror_index(root)
     files = {p.removeprefix('curated/'): (out/p, h) for p, h in zip(man.path, man.sha256)}
-    def foreign(rel, h): return (root/rel).exists() and not mirror_owns(root, rel, index) and sha256_file(root/rel) != h
+    def foreign(rel, h): return (root/rel).exists() and not mirror_owns(root, rel,
+                                                                        index) and sha256_file(root/rel) != h
     clash = sorted(r for r, (_, h) in files.items() if foreign(r, h))
     if not (root/MIRROR_INDEX).exists():      # the index proves a mirror of ours lives here: its top files are ours
         clash += [r for r in MIRROR_TOP if foreign(r, None)]
@@ -600,7 +647,8 @@ def plan_mirror(
     stale = [r for r in sorted(index) if r not in files and r not in MIRROR_TOP]
     remove = [r for r in stale if mirror_owns(root, r, index)]
     left = [r for r in stale if r not in remove and os.path.lexists(root/r)]
-    if left: log.warning('mirror: left alone %d indexed file(s) it cannot prove it wrote, e.g. %s', len(left), left[:3])
+    if left: log.warning('mirror: left alone %d indexed file(s) it cannot prove it wrote, e.g. %s',
+                         len(left), left[:3])
     return MirrorPlan(root, files, remove, left, index)
 
 # %% ../nbs/50_export.ipynb #09953eeb
@@ -624,7 +672,9 @@ def apply_mirror(
     root, out = plan.root, cfg.out.resolve()
     make_dirs(root, root)
     link = cfg.export_mode == 'hardlink' and root.stat().st_dev == (out/'curated').stat().st_dev
-    for rel, (src, _) in plan.files.items(): _copy_file(src, ensure_inside(root/rel, root, 'mirror path'), link, root)
+    for rel, (src, _) in plan.files.items(): _copy_file(src, ensure_inside(root/rel, root,
+                                                                           'mirror path'), link,
+                                                                           root)
     index = {rel: h for rel, (_, h) in plan.files.items()}
     man = _out_manifests(out)
     for s in SPLITS:
@@ -669,12 +719,14 @@ def export_run(
 )->dict:                   # the status written, with the export counts under 'export'
     "Export in order: files, manifests, mirror plan, status built once, checks, one write, mirror."
     counts = export_curated(t.curated, cfg)                                 # 1. the curated tree
-    write_manifests(t.curated, cfg, counts.pop('sha256'))                   # 2. manifests with hashes, label map
+    write_manifests(t.curated, cfg,
+                    counts.pop('sha256'))                   # 2. manifests with hashes, label map
     write_env_report(cfg, t.model_info)
     mirror = plan_mirror(cfg)                                               # 3. what the mirror will do
     blocks = {**(extra or {}), 'curated_left_alone': counts['left_alone']}
     if mirror: blocks['mirror'] = mirror.summary()
-    status = build_status(t, cfg, extra=blocks)                             # 4. the status, built once
+    status = build_status(t, cfg,
+                          extra=blocks)                             # 4. the status, built once
     if check is not None: status['integrity'] = integrity_block(check(status))   # 5. its checks' verdict
     write_status(status, cfg)                                               # 6. written once
     if mirror: apply_mirror(mirror, cfg)                                    # 7. the mirror, last

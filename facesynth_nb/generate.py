@@ -39,7 +39,8 @@ class WorkUnit:
     def unit_id(self)->str: return f'{self.label}-{self.index:06d}'
 
 # %% ../nbs/20_generate.ipynb #fc213b44
-RECORD_KEYS = ('model_id', 'model_revision', 'scheduler', 'steps', 'guidance', 'gen_width', 'gen_height', 'dtype',
+RECORD_KEYS = ('model_id', 'model_revision', 'scheduler', 'steps', 'guidance', 'gen_width',
+               'gen_height', 'dtype',
                'device', 'source_path', 'nsfw', 'exhausted', 'error')
 
 @dataclass
@@ -53,8 +54,10 @@ def make_record(**kw)->dict:
     "A generation record with every key of `RECORD_KEYS`; unknown keys are an error."
     bad = set(kw) - set(RECORD_KEYS)
     if bad: raise ValueError(f'unknown record keys: {sorted(bad)}')
-    base = dict(model_id='', model_revision='', scheduler='', steps=None, guidance=None, gen_width=None,
-                gen_height=None, dtype='', device='', source_path='', nsfw=False, exhausted=False, error='')
+    base = dict(model_id='', model_revision='', scheduler='', steps=None, guidance=None,
+                gen_width=None,
+                gen_height=None, dtype='', device='', source_path='', nsfw=False, exhausted=False,
+                error='')
     return {**base, **kw}
 
 # %% ../nbs/20_generate.ipynb #945624ef
@@ -121,7 +124,8 @@ def initial_batch_size(cfg:RunConfig, device:str)->int:
 def is_oom(e:BaseException)->bool:
     "Whether `e` is an accelerator out-of-memory error (CUDA or MPS)."
     names = {c.__name__ for c in type(e).__mro__}
-    return 'OutOfMemoryError' in names or (isinstance(e, RuntimeError) and 'out of memory' in str(e).lower())
+    return 'OutOfMemoryError' in names or (isinstance(e,
+                                                      RuntimeError) and 'out of memory' in str(e).lower())
 
 # %% ../nbs/20_generate.ipynb #57da04d2
 def run_batched(
@@ -206,7 +210,8 @@ def _download_help(model_id:str, revision:str)->str:
 def _download(model_id, revision, use_safetensors, local_files_only):
     from diffusers import StableDiffusionPipeline
     with quiet_loading():
-        return StableDiffusionPipeline.download(model_id, revision=revision or None, use_safetensors=use_safetensors,
+        return StableDiffusionPipeline.download(model_id, revision=revision or None,
+                                                use_safetensors=use_safetensors,
                                                 local_files_only=local_files_only)
 
 def check_model_id(cfg:RunConfig)->None:
@@ -296,7 +301,8 @@ def load_pipeline(
     from diffusers import StableDiffusionPipeline
     check_weights(folder, cfg.allow_pickle)
     kw = dict(torch_dtype=getattr(torch, dtype), use_safetensors=None if cfg.allow_pickle else True,
-              local_files_only=True, low_cpu_mem_usage=importlib.util.find_spec('accelerate') is not None)
+              local_files_only=True,
+              low_cpu_mem_usage=importlib.util.find_spec('accelerate') is not None)
     if not cfg.safety_checker: kw.update(safety_checker=None, requires_safety_checker=False)
     try:
         with quiet_loading(): pipe = StableDiffusionPipeline.from_pretrained(str(folder), **kw)
@@ -382,7 +388,8 @@ class DiffusersGenerator:
         t = time.perf_counter()
         out, self.batch_size = run_batched(self._generate_batch, list(units), self.batch_size,
                                            self._on_oom)
-        if units: log.debug('%d images in %.2fs at batch size %d', len(units), time.perf_counter() - t, self.batch_size)
+        if units: log.debug('%d images in %.2fs at batch size %d', len(units),
+                            time.perf_counter() - t, self.batch_size)
         return out
 
     def _generate_batch(self, units:list)->list:
@@ -418,14 +425,18 @@ class DiffusersGenerator:
         with torch.no_grad(): return self.pipe.encode_prompt(texts, self.device, 1, False)[0]
 
     def _record(self, nsfw:bool)->dict:
-        return make_record(model_id=self.model_id, model_revision=self.revision, scheduler=self.scheduler,
-                           steps=self.cfg.num_inference_steps, guidance=self.cfg.guidance_scale, gen_width=self.gen_size,
-                           gen_height=self.gen_size, dtype=self.dtype, device=self.device, nsfw=bool(nsfw))
+        return make_record(model_id=self.model_id, model_revision=self.revision,
+                           scheduler=self.scheduler,
+                           steps=self.cfg.num_inference_steps, guidance=self.cfg.guidance_scale,
+                           gen_width=self.gen_size,
+                           gen_height=self.gen_size, dtype=self.dtype, device=self.device,
+                           nsfw=bool(nsfw))
 
     def describe(self)->dict:
         "Model, revision, scheduler, dtype, device, size and speed settings (for reports and env_report.json)."
         import diffusers, torch
-        return dict(model_id=self.model_id, model_revision=self.revision, scheduler=self.scheduler, dtype=self.dtype,
+        return dict(model_id=self.model_id, model_revision=self.revision, scheduler=self.scheduler,
+                    dtype=self.dtype,
                     device=self.device, gen_size=self.gen_size, steps=self.cfg.num_inference_steps,
                     guidance=self.cfg.guidance_scale, batch_size=self.batch_size,
                     compile=bool(self.speed['compile_mode']), **self.speed,
@@ -472,7 +483,8 @@ TOKEN_WORDS = ('a an the of in on with and photo portrait close-up face person m
 
 def bytes_to_unicode()->dict:
     "The byte -> printable character table of byte-level BPE (GPT-2 and CLIP)."
-    bs = list(range(ord('!'), ord('~')+1)) + list(range(ord('¡'), ord('¬')+1)) + list(range(ord('®'), ord('ÿ')+1))
+    bs = list(range(ord('!'), ord('~')+1)) + list(range(ord('¡'),
+                                                        ord('¬')+1)) + list(range(ord('®'), ord('ÿ')+1))
     cs, n = bs[:], 0
     for b in range(256):
         if b not in bs:
@@ -504,9 +516,11 @@ def write_tokenizer(folder:str|Path, words:tuple=TOKEN_WORDS)->Path:
     folder.mkdir(parents=True, exist_ok=True)
     vocab, merges = bpe_vocab(words)
     (folder/'vocab.json').write_text(json.dumps(vocab, ensure_ascii=False), encoding='utf-8')
-    (folder/'merges.txt').write_text('#version: 0.2\n' + ''.join(f'{a} {b}\n' for a, b in merges), encoding='utf-8')
+    (folder/'merges.txt').write_text('#version: 0.2\n' + ''.join(f'{a} {b}\n' for a, b in merges),
+                                     encoding='utf-8')
     (folder/'tokenizer_config.json').write_text(json.dumps(dict(
-        tokenizer_class='CLIPTokenizer', model_max_length=77, bos_token='<|startoftext|>', eos_token='<|endoftext|>',
+        tokenizer_class='CLIPTokenizer', model_max_length=77, bos_token='<|startoftext|>',
+        eos_token='<|endoftext|>',
         unk_token='<|endoftext|>', pad_token='<|endoftext|>', do_lower_case=True)))
     return folder
 
@@ -525,18 +539,24 @@ def tiny_components(tokenizer_dir:str|Path)->dict:
     V = len(tok)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(TINY_INIT_SEED)
-        unet = UNet2DConditionModel(sample_size=TINY_GEN_SIZE // 8, in_channels=4, out_channels=4, layers_per_block=1,
+        unet = UNet2DConditionModel(sample_size=TINY_GEN_SIZE // 8, in_channels=4, out_channels=4,
+                                    layers_per_block=1,
             block_out_channels=(32, 64), down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
-            up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'), cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8)
-        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
+            up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'), cross_attention_dim=32,
+            attention_head_dim=4, norm_num_groups=8)
+        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+                            norm_num_groups=8,
             block_out_channels=(16, 16, 32, 32), down_block_types=('DownEncoderBlock2D',) * 4,
             up_block_types=('UpDecoderBlock2D',) * 4, sample_size=TINY_GEN_SIZE)
-        te = CLIPTextModel(CLIPTextConfig(vocab_size=V, hidden_size=32, intermediate_size=37, num_attention_heads=4,
+        te = CLIPTextModel(CLIPTextConfig(vocab_size=V, hidden_size=32, intermediate_size=37,
+                                          num_attention_heads=4,
             num_hidden_layers=2, max_position_embeddings=77, bos_token_id=tok.bos_token_id,
             eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id))
-    sched = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear', skip_prk_steps=True,
+    sched = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
+                          skip_prk_steps=True,
                           set_alpha_to_one=False, steps_offset=1, num_train_timesteps=1000)
-    return dict(unet=unet, vae=vae, text_encoder=te, tokenizer=tok, scheduler=sched, safety_checker=None,
+    return dict(unet=unet, vae=vae, text_encoder=te, tokenizer=tok, scheduler=sched,
+                safety_checker=None,
                 feature_extractor=None, requires_safety_checker=False)
 
 # %% ../nbs/20_generate.ipynb #cb14a5dc
@@ -577,21 +597,27 @@ def tiny_generator(cfg:RunConfig)->DiffusersGenerator:
     dtype = resolve_dtype(cfg, device)
     folder = tiny_model_folder()
     pipe = load_pipeline(folder, cfg, dtype)
-    return DiffusersGenerator(pipe, cfg, 'builtin:tiny', f'{TINY_VERSION}+{weights_hash(folder)}', device, dtype, TINY_GEN_SIZE)
+    return DiffusersGenerator(pipe, cfg, 'builtin:tiny', f'{TINY_VERSION}+{weights_hash(folder)}',
+                              device, dtype, TINY_GEN_SIZE)
 
 register_generator('builtin:tiny', tiny_generator)
 
 # %% ../nbs/20_generate.ipynb #5f2a5d37
-SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
+SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
+                 block_out_channels=(320, 640, 1280, 1280),
     down_block_types=('CrossAttnDownBlock2D',) * 3 + ('DownBlock2D',), up_block_types=('UpBlock2D',) + ('CrossAttnUpBlock2D',) * 3,
-    cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32, norm_eps=1e-5, act_fn='silu', flip_sin_to_cos=True,
+    cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32, norm_eps=1e-5, act_fn='silu',
+    flip_sin_to_cos=True,
     freq_shift=0, downsample_padding=1, mid_block_scale_factor=1, center_input_sample=False)
-SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, norm_num_groups=32, act_fn='silu',
+SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
+                norm_num_groups=32, act_fn='silu',
     block_out_channels=(128, 256, 512, 512), down_block_types=('DownEncoderBlock2D',) * 4,
     up_block_types=('UpDecoderBlock2D',) * 4, sample_size=512, scaling_factor=0.18215)
-SD15_TEXT = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+SD15_TEXT = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+                 num_hidden_layers=12,
     max_position_embeddings=77, hidden_act='quick_gelu', projection_dim=768, layer_norm_eps=1e-5)
-SD15_SCHEDULER = dict(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear', skip_prk_steps=True,
+SD15_SCHEDULER = dict(beta_start=0.00085, beta_end=0.012, beta_schedule='scaled_linear',
+                      skip_prk_steps=True,
     set_alpha_to_one=False, steps_offset=1, num_train_timesteps=1000)
 
 def sd15_random_pipeline(device:str='cpu', dtype:str='float32', seed:int=TINY_INIT_SEED):
@@ -600,15 +626,18 @@ def sd15_random_pipeline(device:str='cpu', dtype:str='float32', seed:int=TINY_IN
     from diffusers import UNet2DConditionModel, AutoencoderKL, PNDMScheduler, StableDiffusionPipeline
     from transformers import CLIPTextConfig, CLIPTextModel
     with tempfile.TemporaryDirectory() as td: tok = load_tokenizer(write_tokenizer(td))
-    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+               pad_token_id=tok.pad_token_id)
     dev = torch.device(device)
     with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == 'cuda' else []), dev, quiet_loading():
         torch.manual_seed(seed)
         unet, vae = UNet2DConditionModel(**SD15_UNET), AutoencoderKL(**SD15_VAE)
         te = CLIPTextModel(CLIPTextConfig(**SD15_TEXT, **ids))
         unet, vae, te = (m.to(getattr(torch, dtype)).eval() for m in (unet, vae, te))
-    return StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet, scheduler=PNDMScheduler(**SD15_SCHEDULER),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    return StableDiffusionPipeline(vae=vae, text_encoder=te, tokenizer=tok, unet=unet,
+                                   scheduler=PNDMScheduler(**SD15_SCHEDULER),
+                                   safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
 
 def sd15_random_generator(cfg:RunConfig)->DiffusersGenerator:
     "`builtin:sd15-random`: SD 1.5's architecture with random weights, at `cfg.gen_size`."
@@ -616,7 +645,8 @@ def sd15_random_generator(cfg:RunConfig)->DiffusersGenerator:
     device = resolve_device(cfg)
     dtype = resolve_dtype(cfg, device)
     pipe = sd15_random_pipeline(device, dtype)
-    return DiffusersGenerator(pipe, cfg, 'builtin:sd15-random', f'random-seed-{TINY_INIT_SEED}', device, dtype, cfg.gen_size)
+    return DiffusersGenerator(pipe, cfg, 'builtin:sd15-random', f'random-seed-{TINY_INIT_SEED}',
+                              device, dtype, cfg.gen_size)
 
 register_generator('builtin:sd15-random', sd15_random_generator)
 
@@ -651,11 +681,14 @@ class FolderGenerator:
         if u.index >= len(files): return Candidate(u, None, make_record(**rec, exhausted=True))
         p = files[u.index]
         try: im = read_rgb(p, self.cfg.max_pixels)
-        except Exception as e: return Candidate(u, None, make_record(**rec, source_path=str(p), error=f'{type(e).__name__}: {e}'[:300]))
-        return Candidate(u, im, make_record(**rec, source_path=str(p), gen_width=im.width, gen_height=im.height))
+        except Exception as e: return Candidate(u, None, make_record(**rec, source_path=str(p),
+                                                                     error=f'{type(e).__name__}: {e}'[:300]))
+        return Candidate(u, im, make_record(**rec, source_path=str(p), gen_width=im.width,
+                                            gen_height=im.height))
 
     def generate(self, units:list)->list: return [self.one(u) for u in units]
-    def describe(self)->dict: return dict(model_id=self.cfg.model_id, model_revision='', scheduler='', dtype='', device='cpu', root=str(self.root))
+    def describe(self)->dict: return dict(model_id=self.cfg.model_id, model_revision='',
+                                          scheduler='', dtype='', device='cpu', root=str(self.root))
     def close(self): self._files.clear()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()

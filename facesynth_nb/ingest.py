@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from .config import RunConfig, InputError, get_logger, progress, check_label, SPLITS, FER_LABELS
-from .io import (atomic_write, png_bytes, is_inside, ensure_inside, WorkerPool, DEMO_RAW, safe_path,
+from .io import (atomic_write, png_bytes, is_inside, ensure_inside, WorkerPool,
+                             DEMO_RAW, safe_path,
                              remove_file, n_workers, process_context)
 from .hashindex import near_duplicate_groups, phash_many
 
@@ -43,9 +44,12 @@ def normalize_label(
 
 # %% ../nbs/10_ingest.ipynb #700f9fe0
 CONFUSABLES = str.maketrans({   # Cyrillic and Greek letters that look like Latin ones (lower case, after casefold)
-    'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
-    'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
-    'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+    'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p',
+    'с': 'c',
+    'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd',
+    'ԛ': 'q', 'ԝ': 'w',
+    'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p',
+    'τ': 't',
     'υ': 'u', 'χ': 'x', 'ϲ': 'c', 'ϳ': 'j'})
 
 def label_skeleton(label:str)->str:
@@ -65,7 +69,8 @@ def refuse_confusable_labels(labels)->None:
                      f"folding) but are different labels; rename one, or merge them with --label_map '{hint}'")
 
 # %% ../nbs/10_ingest.ipynb #e3d48c4b
-SPLIT_ALIASES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val', 'validation': 'val',
+SPLIT_ALIASES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val',
+                 'validation': 'val',
                  'publictest': 'val', 'test': 'test', 'testing': 'test', 'privatetest': 'test'}
 
 def split_name(
@@ -85,13 +90,15 @@ class BadFile(Exception):
         assert reason in QUARANTINE_REASONS, reason
         super().__init__(f'{reason}: {detail}')
         self.reason, self.detail = reason, detail
-    def __reduce__(self): return (BadFile, (self.reason, self.detail))   # crosses to worker processes
+    def __reduce__(self): return (BadFile, (self.reason,
+                                            self.detail))   # crosses to worker processes
 
 # %% ../nbs/10_ingest.ipynb #757781be
 def _check_complete(fmt:str, data:bytes):
     "Raise `BadFile('truncated')` when a JPEG or PNG stops before its end marker."
     if fmt in ('JPEG', 'MPO') and data.rfind(b'\xff\xd9') < data.rfind(b'\xff\xda'):
-        raise BadFile('truncated', 'JPEG data ends without an end-of-image marker after its last scan')
+        raise BadFile('truncated',
+                      'JPEG data ends without an end-of-image marker after its last scan')
     if fmt == 'PNG' and data.rfind(b'IEND') < data.rfind(b'IDAT'):
         raise BadFile('truncated', 'PNG data ends without an IEND chunk after its last IDAT')
 
@@ -114,14 +121,16 @@ def decode_image(
             im = Image.open(fp)
             w, h = im.size
             if w * h > max_pixels:
-                raise BadFile('decompression_bomb', f'header says {w}x{h} = {w*h:,} pixels > max_pixels {max_pixels:,}')
+                raise BadFile('decompression_bomb',
+                              f'header says {w}x{h} = {w*h:,} pixels > max_pixels {max_pixels:,}')
             _load(im)
     except BadFile: raise
     except UnidentifiedImageError: raise BadFile('not_image', 'not a format PIL can read') from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise BadFile('decompression_bomb', f'PIL: {e}') from None
     except OSError as e:
-        raise BadFile('truncated' if 'truncat' in str(e).lower() else 'corrupt', f'{type(e).__name__}: {e}') from None
+        raise BadFile('truncated' if 'truncat' in str(e).lower() else 'corrupt',
+                      f'{type(e).__name__}: {e}') from None
     except Exception as e: raise BadFile('corrupt', f'{type(e).__name__}: {e}') from None
     if isinstance(src, bytes): _check_complete(im.format, src)
     return im
@@ -134,7 +143,8 @@ def _scale16(a:np.ndarray)->np.ndarray:
 def on_white(im:Image.Image)->Image.Image:
     "`im` (any mode with transparency) composited on white, as RGB: how every stage reads a transparent image."
     rgba = im.convert('RGBA')
-    return Image.alpha_composite(Image.new('RGBA', rgba.size, (255, 255, 255, 255)), rgba).convert('RGB')
+    return Image.alpha_composite(Image.new('RGBA', rgba.size, (255, 255, 255, 255)),
+                                 rgba).convert('RGB')
 
 def to_gray(
     im:Image.Image,  # a decoded image, any mode
@@ -171,7 +181,8 @@ def read_gray(
     mode = im.mode
     im = _exif_upright(im)
     try: return to_gray(im), mode
-    except Exception as e: raise BadFile('corrupt', f'cannot convert {mode} to grayscale: {type(e).__name__}: {e}') from None
+    except Exception as e: raise BadFile('corrupt',
+                                         f'cannot convert {mode} to grayscale: {type(e).__name__}: {e}') from None
 
 # %% ../nbs/10_ingest.ipynb #a90b1036
 def describe_grays(
@@ -186,7 +197,8 @@ def describe_grays(
     cnt = hist.sum(1)
     mean = hist @ v / cnt
     std = np.sqrt(np.maximum(hist @ (v * v) / cnt - mean * mean, 0))
-    return dict(sha1=sha1, phash=phash_many(grays, phash_size), gray_mean=mean.tolist(), gray_std=std.tolist())
+    return dict(sha1=sha1, phash=phash_many(grays, phash_size), gray_mean=mean.tolist(),
+                gray_std=std.tolist())
 
 # %% ../nbs/10_ingest.ipynb #90b99e27
 SKIP_NAMES = {'thumbs.db', 'ehthumbs.db', 'desktop.ini', '__macosx', '@eadir'}
@@ -211,12 +223,14 @@ def _entry(e:os.DirEntry, rel:str, real_root:str):
     try:
         if e.is_symlink():
             target = os.path.realpath(e.path)
-            if not is_inside(target, real_root): return ('bad', 'symlink_outside', f'points to {target}, outside raw_root')
+            if not is_inside(target, real_root): return ('bad', 'symlink_outside',
+                                                         f'points to {target}, outside raw_root')
             if os.path.isdir(target): return ('skip', 'a symlinked folder is not entered')
             return ('file', os.stat(e.path))
         if e.is_dir(follow_symlinks=False): return ('dir',)
         return ('file', e.stat(follow_symlinks=False))
-    except FileNotFoundError: return ('bad', 'unreadable', 'broken symlink or vanished during the scan')
+    except FileNotFoundError: return ('bad', 'unreadable',
+                                      'broken symlink or vanished during the scan')
     except OSError as x: return ('bad', 'unreadable', f'{type(x).__name__}: {x.strerror or x}')
 
 # %% ../nbs/10_ingest.ipynb #21e81ab3
@@ -244,7 +258,10 @@ def walk_raw_root(
                 else: log.debug('skipping %s (hidden or system file)', r)
                 continue
             if not _utf8(e.name):
-                bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace'), 'unreadable', 'the name is not valid UTF-8; rename it'))
+                bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8',
+                                                                        'backslashreplace'),
+                                                                        'unreadable',
+                                                                        'the name is not valid UTF-8; rename it'))
                 continue
             kind = _entry(e, r, real_root)
             if kind[0] == 'bad': bad.append((r,) + kind[1:])
@@ -252,15 +269,18 @@ def walk_raw_root(
             elif kind[0] == 'dir':
                 if depth == class_depth - 1: class_dirs.append(r)
                 stack.append((r, e.path, depth + 1))
-            elif not stat.S_ISREG(kind[1].st_mode): bad.append((r, 'not_image', 'not a regular file'))
+            elif not stat.S_ISREG(kind[1].st_mode): bad.append((r, 'not_image',
+                                                                'not a regular file'))
             elif depth < class_depth: loose.append(r)
             else: files.append((r, e.path, kind[1].st_size, kind[1].st_mtime_ns))
-    return dict(files=sorted(files), bad=sorted(bad), class_dirs=sorted(class_dirs), loose=sorted(loose))
+    return dict(files=sorted(files), bad=sorted(bad), class_dirs=sorted(class_dirs),
+                loose=sorted(loose))
 
 # %% ../nbs/10_ingest.ipynb #f9a34db2
 def _csv_header(p:Path)->list:
     try:
-        with open(p, encoding='utf-8-sig', errors='replace', newline='') as f: return [_norm(c) for c in next(csv.reader(f), [])]
+        with open(p, encoding='utf-8-sig', errors='replace',
+                  newline='') as f: return [_norm(c) for c in next(csv.reader(f), [])]
     except (OSError, csv.Error): return []
 
 def find_fer_csv(
@@ -311,11 +331,15 @@ def parse_fer_row(
     split = ''
     if usage is not None:
         split = split_name(usage) or ''
-        if not split: raise BadFile('csv_malformed', f'unknown Usage {usage[:30]!r} (expected Training, PublicTest or PrivateTest)')
+        if not split: raise BadFile('csv_malformed',
+                                    f'unknown Usage {usage[:30]!r} (expected Training, PublicTest or PrivateTest)')
     s = pixels.strip()
-    if s.translate(_DIGITS_SPACE): raise BadFile('csv_malformed', 'pixels hold something other than digits and spaces')
-    a = np.fromstring(s, dtype=np.int64, sep=' ') if s else np.zeros(0, np.int64)   # text mode: digits and spaces only
-    if a.size != FER_SIDE * FER_SIDE: raise BadFile('csv_malformed', f'{a.size} pixel values, expected {FER_SIDE * FER_SIDE}')
+    if s.translate(_DIGITS_SPACE): raise BadFile('csv_malformed',
+                                                 'pixels hold something other than digits and spaces')
+    a = np.fromstring(s, dtype=np.int64, sep=' ') if s else np.zeros(0,
+                                                                     np.int64)   # text mode: digits and spaces only
+    if a.size != FER_SIDE * FER_SIDE: raise BadFile('csv_malformed',
+                                                    f'{a.size} pixel values, expected {FER_SIDE * FER_SIDE}')
     if a.max() > 255: raise BadFile('csv_malformed', f'pixel value {int(a.max())} > 255')
     return FER_LABELS[int(e)], split, a.astype(np.uint8).reshape(FER_SIDE, FER_SIDE)
 
@@ -402,8 +426,10 @@ def _read_src(path:str, size:int):
     if size > _BIG_FILE: return path
     try:
         with open(path, 'rb') as f: return f.read()
-    except PermissionError as e: raise BadFile('unreadable', f'permission denied: {e.strerror}') from None
-    except OSError as e: raise BadFile('unreadable', f'{type(e).__name__}: {e.strerror or e}') from None
+    except PermissionError as e: raise BadFile('unreadable',
+                                               f'permission denied: {e.strerror}') from None
+    except OSError as e: raise BadFile('unreadable',
+                                       f'{type(e).__name__}: {e.strerror or e}') from None
 
 def scan_files_chunk(
     job:tuple,  # ([(path, size), ...], max_pixels, phash_size)
@@ -421,7 +447,8 @@ def scan_files_chunk(
     d = describe_grays(grays, phash_size)
     for k, (i, mode) in enumerate(where):
         gr = grays[k]
-        out[i] = ('ok', '', gr.width, gr.height, mode, d['sha1'][k], d['phash'][k], d['gray_mean'][k], d['gray_std'][k])
+        out[i] = ('ok', '', gr.width, gr.height, mode, d['sha1'][k], d['phash'][k],
+                  d['gray_mean'][k], d['gray_std'][k])
     return out
 
 # %% ../nbs/10_ingest.ipynb #41e03c97
@@ -469,18 +496,21 @@ def csv_rows_chunk(
     if n_new: log.debug('wrote %d decoded CSV image(s)', n_new)
     d = describe_grays(grays, phash_size)
     for k, (i, row, label, split, path, nb) in enumerate(where):
-        out[i] = (row, ('ok', '', label, split, path, nb, d['sha1'][k], d['phash'][k], d['gray_mean'][k], d['gray_std'][k]))
+        out[i] = (row, ('ok', '', label, split, path, nb, d['sha1'][k], d['phash'][k],
+                        d['gray_mean'][k], d['gray_std'][k]))
     return out
 
 # %% ../nbs/10_ingest.ipynb #3fc5a12c
-CACHE_COLUMNS = ['orig_id', 'size', 'mtime_ns', 'status', 'detail', 'width', 'height', 'mode', 'sha1', 'phash',
+CACHE_COLUMNS = ['orig_id', 'size', 'mtime_ns', 'status', 'detail', 'width', 'height', 'mode',
+                 'sha1', 'phash',
                  'gray_mean', 'gray_std', 'label', 'split', 'file_path', 'bytes']
 _CACHE_VERSION = 1
 
 def cache_path(cfg:RunConfig, layout:str)->Path:
     "The scan cache file for `cfg` and `layout` under out_dir/cache/."
     key = dict(v=_CACHE_VERSION, phash_size=cfg.phash_size, max_pixels=cfg.max_pixels,
-               root=os.path.realpath(cfg.raw_root), layout=layout, label_map=cfg.label_map if layout == 'csv' else {})
+               root=os.path.realpath(cfg.raw_root), layout=layout,
+               label_map=cfg.label_map if layout == 'csv' else {})
     return cfg.out/'cache'/f"scan-{hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]}.json"
 
 def load_cache(path:Path)->dict:
@@ -502,16 +532,21 @@ def cache_row(
     **extra,        # label, split, file_path, bytes (CSV rows)
 )->dict:            # a cache row with every `CACHE_COLUMNS` key
     "One scan-cache row from a worker's result; bad files get zeros and empty strings."
-    r = dict(orig_id=orig_id, size=size, mtime_ns=mtime_ns, status=result[0], detail=result[1], width=0, height=0, mode='',
-             sha1='', phash='', gray_mean=0.0, gray_std=0.0, label='', split='', file_path='', bytes=size)
-    if result[0] == 'ok': r.update(zip(('width', 'height', 'mode', 'sha1', 'phash', 'gray_mean', 'gray_std'), result[2:]))
+    r = dict(orig_id=orig_id, size=size, mtime_ns=mtime_ns, status=result[0], detail=result[1],
+             width=0, height=0, mode='',
+             sha1='', phash='', gray_mean=0.0, gray_std=0.0, label='', split='', file_path='',
+             bytes=size)
+    if result[0] == 'ok': r.update(zip(('width', 'height', 'mode', 'sha1', 'phash', 'gray_mean',
+                                        'gray_std'), result[2:]))
     r.update(extra)
     return r
 
 def save_cache(path:Path, rows:list):
     "Write the cache rows (dicts with `CACHE_COLUMNS`) atomically, as JSON (quicker to read back than CSV)."
-    d = dict(version=_CACHE_VERSION, columns=CACHE_COLUMNS, rows=[[r[c] for c in CACHE_COLUMNS] for r in rows])
-    atomic_write(path, json.dumps(d, separators=(',', ':'), ensure_ascii=False), root=path.parent.parent)
+    d = dict(version=_CACHE_VERSION, columns=CACHE_COLUMNS,
+             rows=[[r[c] for c in CACHE_COLUMNS] for r in rows])
+    atomic_write(path, json.dumps(d, separators=(',', ':'), ensure_ascii=False),
+                 root=path.parent.parent)
 
 # %% ../nbs/10_ingest.ipynb #5d4c690f
 def add_duplicate_groups(
@@ -524,11 +559,13 @@ def add_duplicate_groups(
     for s, i in zip(df.sha1, ids):
         if s not in first or i < first[s]: first[s] = i
     df['dup_group'] = pd.Series([first[s] for s in df.sha1], index=df.index)
-    df['near_group'] = pd.Series(near_duplicate_groups(ids, df.phash.tolist(), cfg.hash_dist_max, bits=cfg.phash_size ** 2),
+    df['near_group'] = pd.Series(near_duplicate_groups(ids, df.phash.tolist(), cfg.hash_dist_max,
+                                                       bits=cfg.phash_size ** 2),
                                  index=df.index)
     labels = {}
     for g, l in zip(df.near_group, df.label): labels.setdefault(g, set()).add(l)
-    df['label_conflict'] = pd.Series([len(labels[g]) > 1 for g in df.near_group], index=df.index, dtype=bool)
+    df['label_conflict'] = pd.Series([len(labels[g]) > 1 for g in df.near_group], index=df.index,
+                                     dtype=bool)
     return df
 
 # %% ../nbs/10_ingest.ipynb #564bfccb
@@ -537,11 +574,13 @@ def label_conflict_groups(
 )->pd.DataFrame:             # near_group, n, labels ('label:count|...'), pixel_identical, orig_ids ('|'-joined)
     "Near-duplicate groups of originals that hold more than one label, largest first."
     c = originals[originals.label_conflict]
-    rows = [dict(near_group=k, n=len(g), labels='|'.join(f'{l}:{n}' for l, n in sorted(g.label.value_counts().items())),
+    rows = [dict(near_group=k, n=len(g), labels='|'.join(f'{l}:{n}' for l,
+                                                         n in sorted(g.label.value_counts().items())),
                  pixel_identical=g.dup_group.nunique() == 1, orig_ids='|'.join(sorted(g.orig_id)))
             for k, g in c.groupby('near_group', sort=True)]
     out = pd.DataFrame(rows, columns=['near_group', 'n', 'labels', 'pixel_identical', 'orig_ids'])
-    return out.sort_values(['n', 'near_group'], ascending=[False, True], kind='stable').reset_index(drop=True)
+    return out.sort_values(['n', 'near_group'], ascending=[False, True],
+                           kind='stable').reset_index(drop=True)
 
 def duplicate_summary(
     originals:pd.DataFrame,  # the originals table
@@ -557,7 +596,8 @@ def duplicate_summary(
                 conflict_images=int(originals.label_conflict.sum()))
 
 # %% ../nbs/10_ingest.ipynb #bb5844d2
-ORIGINALS_COLUMNS = ['orig_id', 'file_path', 'label', 'split', 'width', 'height', 'mode', 'bytes', 'sha1', 'phash',
+ORIGINALS_COLUMNS = ['orig_id', 'file_path', 'label', 'split', 'width', 'height', 'mode', 'bytes',
+                     'sha1', 'phash',
                      'gray_mean', 'gray_std', 'dup_group', 'near_group', 'label_conflict']
 
 def _has_visible_file(root:Path)->bool:
@@ -613,7 +653,8 @@ def _scan_tree(root:Path, layout:str, cfg:RunConfig, cache:dict)->tuple:
         else: todo.append((rel, path, size, mtime))
     workers = 1 if len(todo) < _MIN_POOL else n_workers(cfg.workers)
     jobs = [([(p, s) for _, p, s, _ in ch], cfg.max_pixels, cfg.phash_size) for ch in _chunked(todo, workers)]
-    res = [r for chunk in map_chunks(scan_files_chunk, jobs, workers, len(todo), cfg.progress) for r in chunk]
+    res = [r for chunk in map_chunks(scan_files_chunk, jobs, workers, len(todo),
+                                     cfg.progress) for r in chunk]
     for (rel, path, size, mtime), r in zip(todo, res):
         rows.append(cache_row(rel, size, mtime, r))
     return rows, w, len(todo)
@@ -624,7 +665,8 @@ def _file_rows(rows:list, w:dict, root:Path, layout:str, cfg:RunConfig)->tuple:
     depth = 2 if layout == 'splits' else 1
     paths = {rel: p for rel, p, _, _ in w['files']}
     ok = [r for r in rows if r['status'] == 'ok']
-    bad = [(r['orig_id'], r['status'], r['detail']) for r in rows if r['status'] != 'ok'] + list(w['bad'])
+    bad = [(r['orig_id'], r['status'],
+            r['detail']) for r in rows if r['status'] != 'ok'] + list(w['bad'])
     labels, splits = {}, {}
     for r in ok:
         parts = r['orig_id'].split('/', depth)
@@ -632,7 +674,8 @@ def _file_rows(rows:list, w:dict, root:Path, layout:str, cfg:RunConfig)->tuple:
             labels[parts[depth - 1]] = check_label(normalize_label(parts[depth - 1], cfg.label_map),
                                                    f'class folder {parts[depth - 1]!r}')
         if parts[0] not in splits: splits[parts[0]] = split_name(parts[0]) if layout == 'splits' else ''
-    out = {c: [r[c] for r in ok] for c in ORIGINALS_COLUMNS[:12] if c not in ('file_path', 'label', 'split')}
+    out = {c: [r[c] for r in ok] for c in ORIGINALS_COLUMNS[:12] if c not in ('file_path', 'label',
+                                                                              'split')}
     out['file_path'] = [paths[i] for i in out['orig_id']]
     out['label'] = [labels[i.split('/', depth)[depth - 1]] for i in out['orig_id']]
     out['split'] = [splits[i.split('/', 1)[0]] for i in out['orig_id']]
@@ -673,7 +716,8 @@ def _scan_csv(root:Path, cfg:RunConfig, cache_file:Path)->tuple:
         has_usage, it = read_fer_csv(path)
         jobs = ((ch, cfg.out_dir, cfg.label_map, cfg.phash_size) for ch in _batched(it, 512))
         total = _count_lines(path)
-        res = map_chunks(csv_rows_chunk, jobs, 1 if total < _MIN_POOL else n_workers(cfg.workers), total, cfg.progress, desc='decode CSV')
+        res = map_chunks(csv_rows_chunk, jobs, 1 if total < _MIN_POOL else n_workers(cfg.workers),
+                         total, cfg.progress, desc='decode CSV')
         rows = [_csv_cache_row(f'{name}#row={row}', st, r) for chunk in res for row, r in chunk]
         n_read = len(rows)
         _remove_stale_csv_images(cfg.out, {r['file_path'] for r in rows if r['status'] == 'ok'})
@@ -694,12 +738,14 @@ def _batched(it, n):
     if b: yield b
 
 def _count_lines(path:Path)->int:
-    with open(path, 'rb') as f: return max(0, sum(buf.count(b'\n') for buf in iter(lambda: f.read(1 << 24), b'')) - 1)
+    with open(path, 'rb') as f: return max(0,
+                                           sum(buf.count(b'\n') for buf in iter(lambda: f.read(1 << 24), b'')) - 1)
 
 def _csv_cache_row(orig_id, st, r):
     if r[0] != 'ok': return cache_row(orig_id, st.st_size, st.st_mtime_ns, r, bytes=0)
     _, _, label, split, fp, nb, sha1, ph, mean, std = r
-    return cache_row(orig_id, st.st_size, st.st_mtime_ns, ('ok', '', FER_SIDE, FER_SIDE, 'L', sha1, ph, mean, std),
+    return cache_row(orig_id, st.st_size, st.st_mtime_ns, ('ok', '', FER_SIDE, FER_SIDE, 'L', sha1,
+                                                           ph, mean, std),
                      label=label, split=split, file_path=fp, bytes=nb)
 
 def _remove_stale_csv_images(out:Path, keep:set):
@@ -713,7 +759,8 @@ def _remove_stale_csv_images(out:Path, keep:set):
 # %% ../nbs/10_ingest.ipynb #6f1a0d97
 def _originals_frame(orig:dict, cfg:RunConfig)->pd.DataFrame:
     df = pd.DataFrame(orig, columns=ORIGINALS_COLUMNS[:12])
-    df = df.astype(dict(width='int64', height='int64', bytes='int64', gray_mean='float64', gray_std='float64'))
+    df = df.astype(dict(width='int64', height='int64', bytes='int64', gray_mean='float64',
+                        gray_std='float64'))
     df = df.sort_values('orig_id', kind='stable').reset_index(drop=True)
     return add_duplicate_groups(df, cfg)[ORIGINALS_COLUMNS]
 
@@ -721,7 +768,8 @@ def _quarantine_frame(bad:list)->pd.DataFrame:
     return pd.DataFrame(sorted(bad), columns=QUARANTINE_COLUMNS)
 
 def _write_csv(df:pd.DataFrame, path:Path):
-    atomic_write(path, df.to_csv(index=False, lineterminator='\n').encode('utf-8'), root=path.parent)
+    atomic_write(path, df.to_csv(index=False, lineterminator='\n').encode('utf-8'),
+                 root=path.parent)
 
 # %% ../nbs/10_ingest.ipynb #d7a5b5dd
 def scan_raw_root(
@@ -740,7 +788,8 @@ def scan_raw_root(
         rows, w, n_read = _scan_tree(root, layout, cfg, load_cache(cfile))
         orig, bad = _file_rows(rows, w, root, layout, cfg)
         empty = _empty_classes(orig, w, bad, layout)
-        if w['loose']: log.warning('%d file(s) outside any class folder were ignored: %s', len(w['loose']), ', '.join(w['loose'][:5]))
+        if w['loose']: log.warning('%d file(s) outside any class folder were ignored: %s',
+                                   len(w['loose']), ', '.join(w['loose'][:5]))
     save_cache(cfile, [r for r in rows if r['status'] != 'unreadable'])
     q = _quarantine_frame(bad)
     _write_csv(q, cfg.out/'quarantine.csv')
@@ -749,7 +798,8 @@ def scan_raw_root(
     df = _originals_frame(orig, cfg)
     refuse_confusable_labels(df.label)
     _write_csv(df, cfg.out/'originals.csv')
-    info = dict(layout=layout, files=len(rows), read=n_read, cached=len(rows) - n_read, originals=len(df), quarantined=len(q),
+    info = dict(layout=layout, files=len(rows), read=n_read, cached=len(rows) - n_read,
+                originals=len(df), quarantined=len(q),
                 reasons=q.reason.value_counts().to_dict(),
                 hidden_folders=int((q.reason == 'hidden').sum()),
                 seconds=round(time.perf_counter() - t0, 3))
@@ -774,6 +824,7 @@ def load_originals(
     p = Path(out_dir)/'originals.csv'
     if not p.exists(): raise InputError(f'{p} does not exist: scan raw_root first')
     df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    df = df.astype(dict(width='int64', height='int64', bytes='int64', gray_mean='float64', gray_std='float64'))
+    df = df.astype(dict(width='int64', height='int64', bytes='int64', gray_mean='float64',
+                        gray_std='float64'))
     df['label_conflict'] = df.label_conflict.map({'True': True, 'False': False}).astype(bool)
     return df[ORIGINALS_COLUMNS]

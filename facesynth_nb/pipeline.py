@@ -14,9 +14,11 @@ import hashlib, json, os, shutil, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
-from .config import (RunConfig, ConfigError, InputError, get_logger, config_hash, config_to_dict, is_builtin_model,
+from .config import (RunConfig, ConfigError, InputError, get_logger, config_hash,
+                                 config_to_dict, is_builtin_model,
                                  changed_fields, load_config, FER_LABELS)
-from .io import (atomic_write_json, atomic_write, png_bytes, RunLock, remove_stale_tmp, check_root,
+from .io import (atomic_write_json, atomic_write, png_bytes, RunLock, remove_stale_tmp,
+                             check_root,
                              refuse_links, is_inside, DEMO_RAW)
 from . import __version__
 from PIL import Image
@@ -56,7 +58,8 @@ def _read_run_file(out:Path)->dict:
                      "otherwise choose another out_dir")
 
 # %% ../nbs/90_pipeline.ipynb #ab2723be
-NOT_CONTENT = {'run.lock', '.DS_Store', 'Thumbs.db', 'desktop.ini', DEMO_RAW}   # an out_dir holding only these is empty
+NOT_CONTENT = {'run.lock', '.DS_Store', 'Thumbs.db', 'desktop.ini',
+               DEMO_RAW}   # an out_dir holding only these is empty
 
 def check_out_dir(out:str|Path)->None:
     "Refuse (InputError) a non-empty out_dir without a run.json: it is not a run of ours."
@@ -83,7 +86,8 @@ def _move_aside(out:Path)->Path:
     log.warning('moved the previous run aside to %s', aside)
     return aside
 
-MADE = ('journal.jsonl', 'status.json')   # once one of these holds something, out_dir holds a run's results
+MADE = ('journal.jsonl',
+        'status.json')   # once one of these holds something, out_dir holds a run's results
 
 def made_anything(out:str|Path)->bool:
     "Whether a run in `out` has decided a candidate or finished: a non-empty journal or a status.json."
@@ -99,7 +103,8 @@ def claim_out_dir(
     if restart and (out/RUN_FILE).exists(): _move_aside(out)
     check_out_dir(out)
     prev = _read_run_file(out)
-    pinned = prev.get('kind', 'run') == 'run' and made_anything(out)   # e.g. the model failed to load: nothing made
+    pinned = prev.get('kind',
+                      'run') == 'run' and made_anything(out)   # e.g. the model failed to load: nothing made
     if prev and pinned and prev['config_hash'] != h:
         changed = changed_fields(prev['config'], config_to_dict(cfg))
         raise ConfigError(f"out_dir {out} holds a run with another config (changed: "
@@ -227,7 +232,8 @@ def plan_only(cfg:RunConfig)->RunResult:
 
 # %% ../nbs/90_pipeline.ipynb #d88fbffa
 def _model_info(cfg:RunConfig, synthetic:pd.DataFrame)->dict:
-    keys = ('model_id', 'model_revision', 'scheduler', 'dtype', 'device', 'gen_width', 'gen_height', 'steps', 'guidance')
+    keys = ('model_id', 'model_revision', 'scheduler', 'dtype', 'device', 'gen_width', 'gen_height',
+            'steps', 'guidance')
     info = {k: synthetic[k].iloc[0] for k in keys if len(synthetic) and k in synthetic}
     return {**info, 'model_id': cfg.model_id, 'builtin': is_builtin_model(cfg.model_id)}
 
@@ -237,7 +243,8 @@ def _generate(cfg, originals, plan, generator):
     from facesynth_nb.curate import split_originals
     bank = load_prompt_bank(cfg)
     check_bank_covers(bank, list(plan.index))
-    fixed = originals.assign(assigned_split=split_originals(originals, cfg))   # the validator fits on train
+    fixed = originals.assign(assigned_split=split_originals(originals,
+                                                            cfg))   # the validator fits on train
     with StopFlag() as stop: synthetic = synthesize(fixed, plan, bank, cfg, generator, stop)
     return synthetic, load_decisions(cfg.out), prompts_version_hash(bank)
 
@@ -246,7 +253,8 @@ GENERATION_CAUSES = {'source_exhausted': 'exhausted', 'max_candidates': 'budget'
 def generation_shortfall(plan:pd.DataFrame, records:list)->dict:
     "Per label: planned, accepted, how many short of the plan, and why (`exhausted` source or candidate `budget`)."
     from facesynth_nb.synth import label_states
-    return {lb: dict(planned=s.planned, accepted=s.accepted, shortfall=max(0, s.planned - s.accepted),
+    return {lb: dict(planned=s.planned, accepted=s.accepted, shortfall=max(0,
+                                                                           s.planned - s.accepted),
                      cause=GENERATION_CAUSES.get(s.end_cause, '')) for lb, s in label_states(plan, records).items()}
 
 # %% ../nbs/90_pipeline.ipynb #b02631a8
@@ -270,7 +278,8 @@ def finish_run(
     emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
     model = {**_model_info(cfg, synthetic), 'embedder': emb}
     tables = RunTables(curated, originals, synthetic, plan, records, None, model, pvh)
-    status = export_run(tables, cfg, extra=extra, check=check)                          # 2.-7. export
+    status = export_run(tables, cfg, extra=extra,
+                        check=check)                          # 2.-7. export
     status.pop('export', None)
     return status, status['integrity']['checks'], _render(cfg.out)                       # 8. report
 
@@ -305,7 +314,8 @@ def run_pipeline(cfg:RunConfig,          # run settings
             return RunResult(cfg.out, plan, est)
         check_raw_identity(cfg, originals)
         est.update(check_disk(est['disk_bytes'], cfg.out, force))
-        log.info('stage 2/3: generate and gate %d synthetic images with %s', int(plan.planned.sum()), cfg.model_id)
+        log.info('stage 2/3: generate and gate %d synthetic images with %s',
+                 int(plan.planned.sum()), cfg.model_id)
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
         log.info('stage 3/3: curate, export, check and report')
         from facesynth_nb.drift import quality_summary
@@ -329,7 +339,8 @@ def run_demo(out_dir:str|Path='demo_out',      # where the run writes
     out = Path(out_dir)
     raw = Path(raw_root) if raw_root else _demo_raw(out, restart)
     builtin = is_builtin_model(model_id)
-    kw = dict(target_total=210 if not raw_root else 83_000, face_policy='off' if builtin else 'single',
+    kw = dict(target_total=210 if not raw_root else 83_000,
+              face_policy='off' if builtin else 'single',
               num_inference_steps=30, progress=True)
     cfg = RunConfig(raw_root=str(raw), out_dir=str(out), model_id=model_id, **{**kw, **overrides})
     res = run_pipeline(cfg, restart=restart and bool(raw_root), demo=not raw_root)
@@ -365,7 +376,8 @@ def show_plots(out_dir:str|Path)->list:
     return paths
 
 # %% ../nbs/90_pipeline.ipynb #8365d1c7
-NOTEBOOK_SMOKE = dict(out_dir='run_out', model_id='builtin:tiny', target_total=210, face_policy='off')
+NOTEBOOK_SMOKE = dict(out_dir='run_out', model_id='builtin:tiny', target_total=210,
+                      face_policy='off')
 
 def notebook_config(
     config_file:str|None=None,   # a YAML config file; the parameters given override it
@@ -391,7 +403,8 @@ def run_notebook(cfg:RunConfig, restart:bool|None=False)->RunResult:
 def log_to_notebook(level:int=20)->None:
     "Send facesynth's log lines (INFO: stages, progress) to the cell's output, once; no progress widgets needed."
     import logging, sys, warnings
-    warnings.filterwarnings('ignore', message='IProgress not found')   # tqdm.auto's import, bars off: no widget needed
+    warnings.filterwarnings('ignore',
+                            message='IProgress not found')   # tqdm.auto's import, bars off: no widget needed
     lg = logging.getLogger('facesynth_nb')
     lg.setLevel(level)
     if not any(getattr(h, '_facesynth_notebook', False) for h in lg.handlers):

@@ -77,8 +77,10 @@ def cap_allowance(
     return s
 
 # %% ../nbs/15_plan.ipynb #1c4896af
-PLAN_COLUMNS = ['original', 'original_train', 'original_val', 'original_test', 'target', 'need', 'allowed_by_cap',
-                'planned', 'shortfall', 'shortfall_cause', 'max_candidates', 'candidates_est', 'final',
+PLAN_COLUMNS = ['original', 'original_train', 'original_val', 'original_test', 'target', 'need',
+                'allowed_by_cap',
+                'planned', 'shortfall', 'shortfall_cause', 'max_candidates', 'candidates_est',
+                'final',
                 'synthetic_share_train']
 
 def plan_needs(
@@ -90,14 +92,16 @@ def plan_needs(
     "How many synthetic images each label needs toward a uniform target, and how many the train cap allows."
     if not len(originals): raise InputError('no originals to plan from: the scan found no readable image')
     for lab in sorted(set(originals.label)): check_label(lab, 'the originals table')
-    sc = expected_split_counts(originals, cfg) if split_counts is None else split_counts.reindex(columns=list(SPLITS), fill_value=0)
+    sc = expected_split_counts(originals,
+                               cfg) if split_counts is None else split_counts.reindex(columns=list(SPLITS), fill_value=0)
     sc = sc.reindex(sorted(set(originals.label)), fill_value=0)
     p = pd.DataFrame(index=sc.index.rename('label'))
     p['original'] = originals.groupby('label').size().reindex(p.index).astype('int64')
     for s in SPLITS: p[f'original_{s}'] = sc[s].astype('int64')
     p['target'] = math.ceil(cfg.target_total / len(p))
     p['need'] = (p.target - p.original).clip(lower=0)
-    p['allowed_by_cap'] = [sum(cap_allowance(int(r[f'original_{s}']), cfg.synthetic_cap) for s in cfg.synthetic_splits)
+    p['allowed_by_cap'] = [sum(cap_allowance(int(r[f'original_{s}']),
+                                             cfg.synthetic_cap) for s in cfg.synthetic_splits)
                            for _, r in p.iterrows()]
     p['planned'] = np.minimum(p.need, p.allowed_by_cap)
     p['shortfall'] = p.need - p.planned
@@ -130,10 +134,12 @@ def measure_png_bytes(
 )->int|None:                 # mean PNG size in bytes, None when no original can be read
     "Mean size of originals exported as `image_size`² PNGs in `color_mode`, measured on up to `n` of them."
     sizes = []
-    for fp in originals.file_path.iloc[np.linspace(0, len(originals) - 1, min(n, len(originals))).astype(int)] if len(originals) else []:
+    for fp in originals.file_path.iloc[np.linspace(0, len(originals) - 1, min(n,
+                                                                              len(originals))).astype(int)] if len(originals) else []:
         try:
             with Image.open(fp) as im:
-                im = im.convert(cfg.color_mode).resize((cfg.image_size, cfg.image_size), Image.Resampling.BICUBIC)
+                im = im.convert(cfg.color_mode).resize((cfg.image_size, cfg.image_size),
+                                                       Image.Resampling.BICUBIC)
                 sizes.append(len(png_bytes(im)))
         except Exception as e: log.debug('cannot measure %s: %s', fp, e)
     return int(np.mean(sizes)) if sizes else None
@@ -152,9 +158,11 @@ def plan_estimates(
     syn_b = bytes_per_image or max(orig_b, int(0.7 * raw))
     planned, cands = int(plan.planned.sum()), int(plan.candidates_est.sum())
     disk = planned * syn_b * (2 if cfg.crop_faces else 1) + len(originals) * orig_b
-    return dict(planned=planned, candidates_est=cands, max_candidates=int(plan.max_candidates.sum()),
+    return dict(planned=planned, candidates_est=cands,
+                max_candidates=int(plan.max_candidates.sum()),
                 bytes_per_original=orig_b, bytes_per_synthetic=syn_b, disk_bytes=int(disk),
-                seconds_per_image=seconds_per_image, time_s=None if seconds_per_image is None else round(cands * seconds_per_image, 1))
+                seconds_per_image=seconds_per_image,
+                time_s=None if seconds_per_image is None else round(cands * seconds_per_image, 1))
 
 # %% ../nbs/15_plan.ipynb #30cf8702
 def save_plan(
@@ -168,5 +176,6 @@ def load_plan(
     out_dir:str|Path,  # the run's out_dir
 )->pd.DataFrame:  # the plan table as `plan_needs` returned it
     "Read out_dir/plan.csv back with its types."
-    p = pd.read_csv(Path(out_dir)/'plan.csv', index_col='label', keep_default_na=False, dtype={'label': str, 'shortfall_cause': str})
+    p = pd.read_csv(Path(out_dir)/'plan.csv', index_col='label', keep_default_na=False,
+                    dtype={'label': str, 'shortfall_cause': str})
     return p[PLAN_COLUMNS]

@@ -19,7 +19,8 @@ log = get_logger(__name__)
 
 # %% ../nbs/35_post.ipynb #6bd9e1e1
 PARAM_KEYS = [('steps', 'Steps'), ('scheduler', 'Sampler'), ('guidance', 'CFG scale'), ('seed', 'Seed'),
-              ('size', 'Size'), ('model_id', 'Model'), ('model_revision', 'Model revision'), ('dtype', 'Dtype'),
+              ('size', 'Size'), ('model_id', 'Model'), ('model_revision', 'Model revision'),
+              ('dtype', 'Dtype'),
               ('device', 'Device'), ('source_path', 'Source'), ('unit_id', 'Unit'), ('label', 'Label'),
               ('config_hash', 'Config hash'), ('prompts_version_hash', 'Prompts version')]
 
@@ -35,11 +36,13 @@ def png_text(
     if r.get('gen_width') and r.get('gen_height'): r['size'] = f"{r['gen_width']}x{r['gen_height']}"
     pairs = [f'{name}: {_quote(r[k])}' for k, name in PARAM_KEYS if r.get(k) not in (None, '')]
     neg = str(r.get('negative_prompt') or '').replace('\n', ' ')
-    return '\n'.join([str(r.get('prompt', '')), *([f'Negative prompt: {neg}'] if neg else []), ', '.join(pairs)])
+    return '\n'.join([str(r.get('prompt', '')), *([f'Negative prompt: {neg}'] if neg else []),
+                      ', '.join(pairs)])
 
 def png_text_chunks(record:dict)->dict:
     "The text chunks to write with an image: A1111 `parameters`, plus `facesynth` (the record as JSON)."
-    return {'parameters': png_text(record), 'facesynth': json.dumps(record, sort_keys=True, default=str)}
+    return {'parameters': png_text(record), 'facesynth': json.dumps(record, sort_keys=True,
+                                                                    default=str)}
 
 # %% ../nbs/35_post.ipynb #6a2ded24
 _RE_PARAM = re.compile(r'\s*([\w ./-]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -48,12 +51,14 @@ def parse_png_text(text:str)->dict:
     "Parse an A1111 `parameters` text into `prompt`, `negative_prompt` and its `Key: value` pairs."
     lines = text.split('\n')
     last = lines[-1] if len(lines) > 1 else ''
-    params = {k.strip(): json.loads(v) if v.startswith('"') else v.strip() for k, v in _RE_PARAM.findall(last)}
+    params = {k.strip(): json.loads(v) if v.startswith('"') else v.strip() for k,
+              v in _RE_PARAM.findall(last)}
     body = lines[:-1] if len(lines) > 1 else lines
     neg = [i for i, l in enumerate(body) if l.startswith('Negative prompt: ')]
     cut = neg[0] if neg else len(body)
     return {'prompt': '\n'.join(body[:cut]),
-            'negative_prompt': '\n'.join(body[cut:])[len('Negative prompt: '):] if neg else '', **params}
+            'negative_prompt': '\n'.join(body[cut:])[len('Negative prompt: '):] if neg else '',
+            **params}
 
 # %% ../nbs/35_post.ipynb #1e4da839
 def save_exported(img:Image.Image, path:str|Path, record:dict, cfg:RunConfig)->Path:

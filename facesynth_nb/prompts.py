@@ -33,31 +33,43 @@ DEFAULT_BANK = {
     'axes': {
         'age': ['young adult', 'middle-aged', 'elderly', 'adult', 'older'],
         'gender': ['woman', 'man', 'androgynous person'],
-        'skin_tone': ['very light skin', 'light skin', 'medium skin', 'olive skin', 'tan skin', 'brown skin', 'dark brown skin'],
-        'head_pose': ['facing the camera', 'head turned slightly left', 'head turned slightly right', 'head tilted slightly'],
-        'accessories': ['', 'wearing glasses', '', 'wearing a knit hat', '', 'wearing round glasses', '', 'wearing a baseball cap',
+        'skin_tone': ['very light skin', 'light skin', 'medium skin', 'olive skin', 'tan skin',
+                      'brown skin', 'dark brown skin'],
+        'head_pose': ['facing the camera', 'head turned slightly left',
+                      'head turned slightly right', 'head tilted slightly'],
+        'accessories': ['', 'wearing glasses', '', 'wearing a knit hat', '',
+                        'wearing round glasses', '', 'wearing a baseball cap',
                         '', 'wearing earrings', ''],
-        'lighting': ['soft studio lighting', 'natural window light', 'overcast daylight', 'warm indoor light', 'even diffuse light',
-                     'soft light from the left', 'soft light from the right', 'cool daylight', 'golden hour light',
-                     'soft fluorescent light', 'ring light', 'bright diffuse daylight', 'soft overhead light'],
+        'lighting': ['soft studio lighting', 'natural window light', 'overcast daylight',
+                     'warm indoor light', 'even diffuse light',
+                     'soft light from the left', 'soft light from the right', 'cool daylight',
+                     'golden hour light',
+                     'soft fluorescent light', 'ring light', 'bright diffuse daylight',
+                     'soft overhead light'],
     },
-    'style_suffixes': ['85mm lens, sharp focus', '50mm lens, soft bokeh', 'DSLR photo, high detail', 'shot on a full-frame camera',
-                       '35mm film photo', 'studio portrait photography', 'medium close-up, sharp focus', 'headshot, detailed eyes',
-                       'natural colors', 'professional photography', 'candid photo, sharp focus', 'detailed skin pores',
-                       'shallow depth of field', 'editorial portrait, crisp detail', 'centered face, passport framing',
+    'style_suffixes': ['85mm lens, sharp focus', '50mm lens, soft bokeh', 'DSLR photo, high detail',
+                       'shot on a full-frame camera',
+                       '35mm film photo', 'studio portrait photography',
+                       'medium close-up, sharp focus', 'headshot, detailed eyes',
+                       'natural colors', 'professional photography', 'candid photo, sharp focus',
+                       'detailed skin pores',
+                       'shallow depth of field', 'editorial portrait, crisp detail',
+                       'centered face, passport framing',
                        'documentary photo', '100mm macro lens, sharp eyes'],
     'negative': ('cartoon, anime, illustration, painting, drawing, 3d render, several people, two people, multiple faces, '
                  'blurry, blur, out of focus, text, watermark, logo, signature, deformed, disfigured, bad anatomy, '
                  'extra limbs, mutated face, cropped face, lowres'),
 }
-AXES_IN_PERSON = ('age', 'gender')   # these two name the person; the other axes follow the base prompt
+AXES_IN_PERSON = ('age',
+                  'gender')   # these two name the person; the other axes follow the base prompt
 
 # %% ../nbs/16_prompts.ipynb #67f9d65b
 BANK_KEYS = ('version', 'prompts', 'axes', 'style_suffixes', 'negative')
 
 def _strs(v, where:str, empty_ok:bool=False)->list:
     v = [v] if isinstance(v, str) else v
-    if not isinstance(v, list) or not v or not all(isinstance(x, str) and (empty_ok or x.strip()) for x in v):
+    if not isinstance(v, list) or not v or not all(isinstance(x,
+                                                              str) and (empty_ok or x.strip()) for x in v):
         raise ConfigError(f"{where} must be a non-empty list of {'' if empty_ok else 'non-empty '}strings, got {v!r}")
     return v
 
@@ -70,11 +82,14 @@ def validate_bank(
     source:str='bank',# where it came from, for messages
 )->dict:              # the same bank, label keys normalised, single strings made lists
     "Check a prompt bank's keys and values; `ConfigError` naming the key when something is wrong."
-    if not isinstance(bank, dict): raise ConfigError(f'{source}: a prompt bank must be a mapping, got {type(bank).__name__}')
+    if not isinstance(bank,
+                      dict): raise ConfigError(f'{source}: a prompt bank must be a mapping, got {type(bank).__name__}')
     unknown = sorted(set(bank) - set(BANK_KEYS))
     if unknown: raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(BANK_KEYS)}")
-    out = dict(version=bank.get('version', 1), prompts={}, axes={}, style_suffixes=[''], negative='')
-    if not isinstance(bank.get('prompts', {}), dict): raise ConfigError(f'{source}: prompts must map labels to prompts')
+    out = dict(version=bank.get('version', 1), prompts={}, axes={}, style_suffixes=[''],
+               negative='')
+    if not isinstance(bank.get('prompts', {}),
+                      dict): raise ConfigError(f'{source}: prompts must map labels to prompts')
     for k, v in bank.get('prompts', {}).items():
         if isinstance(k, bool):
             raise ConfigError(f"{source}: a prompts key was read as {k} (YAML reads unquoted "
@@ -82,11 +97,16 @@ def validate_bank(
         lab = check_label(normalize_label(str(k)), f'{source} (prompts.{k})')
         out['prompts'][lab] = _strs(v, f"{source}: prompts.{k}")
         for p in out['prompts'][lab]: _check_template(p, f'{source}: prompts.{k}')
-    if not isinstance(bank.get('axes', {}), dict): raise ConfigError(f'{source}: axes must map axis names to lists')
-    for k, v in bank.get('axes', {}).items(): out['axes'][str(k)] = _strs(v, f'{source}: axes.{k}', empty_ok=True)
-    if 'style_suffixes' in bank: out['style_suffixes'] = _strs(bank['style_suffixes'], f'{source}: style_suffixes', empty_ok=True)
+    if not isinstance(bank.get('axes', {}),
+                      dict): raise ConfigError(f'{source}: axes must map axis names to lists')
+    for k, v in bank.get('axes', {}).items(): out['axes'][str(k)] = _strs(v, f'{source}: axes.{k}',
+                                                                          empty_ok=True)
+    if 'style_suffixes' in bank: out['style_suffixes'] = _strs(bank['style_suffixes'],
+                                                               f'{source}: style_suffixes',
+                                                               empty_ok=True)
     neg = bank.get('negative', '')
-    if not isinstance(neg, str): raise ConfigError(f'{source}: negative must be a string, got {neg!r}')
+    if not isinstance(neg,
+                      str): raise ConfigError(f'{source}: negative must be a string, got {neg!r}')
     out['negative'] = neg
     _warn_periods(out, source)
     return out
@@ -94,8 +114,10 @@ def validate_bank(
 def _warn_periods(bank:dict, source:str):
     lens = {f'axes.{k}': len(v) for k, v in bank['axes'].items() if len(v) > 1}
     if len(bank['style_suffixes']) > 1: lens['style_suffixes'] = len(bank['style_suffixes'])
-    clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a, b in combinations(lens, 2) if math.gcd(lens[a], lens[b]) > 1]
-    if clash: log.warning('%s: list lengths share a factor, so some combinations never occur: %s', source, '; '.join(clash))
+    clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a, b in combinations(lens,
+                                                                             2) if math.gcd(lens[a], lens[b]) > 1]
+    if clash: log.warning('%s: list lengths share a factor, so some combinations never occur: %s',
+                          source, '; '.join(clash))
 
 # %% ../nbs/16_prompts.ipynb #a55f6ef3
 def load_prompt_bank(
@@ -106,9 +128,11 @@ def load_prompt_bank(
     if not cfg.prompts_file: return bank
     p = Path(cfg.prompts_file)
     y = read_yaml_file(p, 'prompts_file', max_aliases=0)     # regular, small, UTF-8, no aliases
-    if not isinstance(y, dict): raise ConfigError(f'prompts_file {p} must hold a mapping (prompts:, axes:, ...), got {type(y).__name__}')
+    if not isinstance(y,
+                      dict): raise ConfigError(f'prompts_file {p} must hold a mapping (prompts:, axes:, ...), got {type(y).__name__}')
     replace = y.pop('replace', False)
-    if not isinstance(replace, bool): raise ConfigError(f'prompts_file {p}: replace must be true or false, got {replace!r}')
+    if not isinstance(replace,
+                      bool): raise ConfigError(f'prompts_file {p}: replace must be true or false, got {replace!r}')
     given = set(y)
     y = validate_bank(y, f'prompts_file {p}')
     if replace: return y
@@ -122,7 +146,8 @@ def prompts_version_hash(
     bank:dict,  # a prompt bank
 )->str:         # 64 hex characters
     "sha256 of the canonical JSON of `bank`."
-    return hashlib.sha256(json.dumps(bank, sort_keys=True, separators=(',', ':'), ensure_ascii=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(bank, sort_keys=True, separators=(',', ':'),
+                                     ensure_ascii=True).encode()).hexdigest()
 
 def check_bank_covers(
     bank:dict,     # a prompt bank
@@ -163,7 +188,8 @@ def unit_prompt(
     "The prompt and negative prompt of work unit `(label, index)`: a pure function of the bank and the unit."
     d = unit_descriptors(bank, label, index)
     person = _person(d)
-    base = d['base'].replace('{person}', person) if '{person}' in d['base'] else f"{d['base']}, {person}"
+    base = d['base'].replace('{person}',
+                             person) if '{person}' in d['base'] else f"{d['base']}, {person}"
     rest = [d[k] for k in bank['axes'] if k not in AXES_IN_PERSON] + [d['style']]
     return ', '.join([base] + [x for x in rest if x]), bank['negative']
 

@@ -23,8 +23,10 @@ import pandas as pd
 import mistune
 from .config import InputError, get_logger, is_builtin_model
 from .io import atomic_write
-from .diagnose import (PLOTS, TOLERANCE_PCT, RunFiles, as_run, read_balance, class_composition, diagnose,
-                                   gate_summary, load_run, rejection_table, split_composition, GALLERY_ROWS, GALLERY_K)
+from .diagnose import (PLOTS, TOLERANCE_PCT, RunFiles, as_run, read_balance,
+                                   class_composition, diagnose,
+                                   gate_summary, load_run, rejection_table, split_composition,
+                                   GALLERY_ROWS, GALLERY_K)
 
 # %% ../nbs/70_report.ipynb #43fb87e6
 log = get_logger(__name__)
@@ -50,16 +52,19 @@ SECTIONS = [
     Section('prompts', 'Prompts', lambda r, figs: sec_prompts(r)),
     Section('quality', 'Quality controls', lambda r, figs: sec_quality_controls(r, figs)),
     Section('outputs', 'Metadata outputs',
-            lambda r, figs: "All under the run's out_dir; manifest paths are relative to it.\n\n" + sec_outputs(r)),
+            lambda r,
+            figs: "All under the run's out_dir; manifest paths are relative to it.\n\n" + sec_outputs(r)),
     Section('balance', 'Balance',
-            _with(lambda r: sec_balance(r), 'class_counts', 'synthetic_fraction', 'split_heatmap', 'balance')),
+            _with(lambda r: sec_balance(r), 'class_counts', 'synthetic_fraction', 'split_heatmap',
+                  'balance')),
     Section('integrity', 'Integrity', lambda r, figs: sec_integrity(r)),
     Section('risks', 'Risks', _with(lambda r: sec_risks(r), 'gallery_originals')),
     Section('observed', 'Observed metrics', lambda r, figs: sec_observed(r, figs)),
     Section('enhancements', 'Enhancements', lambda r, figs: sec_enhancements(r, figs)),
     Section('repro', 'Reproducibility', lambda r, figs: sec_repro(r)),
     Section('answers', 'Open questions', lambda r, figs: sec_answers(r)),
-    Section('evaluation', 'Does the synthetic data help?', lambda r, figs: sec_evaluation(r), early=True),
+    Section('evaluation', 'Does the synthetic data help?', lambda r, figs: sec_evaluation(r),
+            early=True),
 ]
 
 def ref(key:str)->str:
@@ -67,10 +72,14 @@ def ref(key:str)->str:
     return f'section {[x.key for x in SECTIONS].index(key) + 1}'
 
 # %% ../nbs/70_report.ipynb #2f55a040
-REQUIRED = dict(total_images=None, total_original=None, total_synthetic=None, synthetic_fraction=None,
-                per_class=('original', 'synthetic', 'total', 'synthetic_fraction'), splits_fraction=('train', 'val', 'test'),
-                image_size=('width', 'height', 'mode'), seed=None, generation_model_id=None, prompts_version_hash=None,
-                quality_thresholds=('blur_var_min', 'hash_dist_max', 'phash_size'), created_timestamp=None)
+REQUIRED = dict(total_images=None, total_original=None, total_synthetic=None,
+                synthetic_fraction=None,
+                per_class=('original', 'synthetic', 'total', 'synthetic_fraction'),
+                splits_fraction=('train', 'val', 'test'),
+                image_size=('width', 'height', 'mode'), seed=None, generation_model_id=None,
+                prompts_version_hash=None,
+                quality_thresholds=('blur_var_min', 'hash_dist_max', 'phash_size'),
+                created_timestamp=None)
 
 def missing_keys(status:dict)->list:
     "The findings' required status.json keys (dotted, e.g. `per_class.happy.total`) that `status` lacks."
@@ -78,7 +87,8 @@ def missing_keys(status:dict)->list:
     for k, sub in REQUIRED.items():
         v = status.get(k)
         if sub is None or v is None: continue
-        if k == 'per_class': out += [f'{k}.{l}.{s}' for l, d in sorted(v.items()) for s in sub if s not in (d or {})]
+        if k == 'per_class': out += [f'{k}.{l}.{s}' for l,
+                                     d in sorted(v.items()) for s in sub if s not in (d or {})]
         else: out += [f'{k}.{s}' for s in sub if s not in v]
     return out
 
@@ -134,7 +144,8 @@ def md_table(df:pd.DataFrame)->str:
     d = df.reset_index() if df.index.name else df
     if d.empty: return f'_{NOT_RECORDED}_'
     row = lambda cells: '| ' + ' | '.join(md_escape(c) for c in cells) + ' |'
-    return '\n'.join([row(d.columns), '|' + '|'.join('---' for _ in d.columns) + '|'] + [row(t) for t in d.itertuples(index=False)])
+    return '\n'.join([row(d.columns),
+                      '|' + '|'.join('---' for _ in d.columns) + '|'] + [row(t) for t in d.itertuples(index=False)])
 
 def md_list(items:list)->str:
     "A Markdown bullet list of already formatted `items`."
@@ -149,7 +160,8 @@ def demo_source(r:RunFiles)->str|None:
     "What the demo's originals are, when this is a demo run (a `demo` marker or originals from scikit-image), else None."
     cfg = r.run.get('config') or {}
     marked = any(bool(d.get('demo')) for d in (r.status, r.run, cfg) if isinstance(d, dict))
-    paths = ' '.join(r.originals.get('file_path', pd.Series(dtype=str)).astype(str).head(50).tolist() +
+    paths = ' '.join(r.originals.get('file_path',
+                                     pd.Series(dtype=str)).astype(str).head(50).tolist() +
                      r.originals.get('orig_id', pd.Series(dtype=str)).astype(str).head(50).tolist())
     if not (marked or 'skimage' in paths or 'scikit-image' in paths): return None
     return r.status.get('demo_source') or r.run.get('demo_source') or "scikit-image's `lfw_subset` faces and `astronaut`"
@@ -187,12 +199,14 @@ def _status_or_journal(r:RunFiles, key:str, status_value:str):
 def _reasons(d:dict, total:bool=True)->str:
     "`blur 2, face 1 (total 3)` from {reason: n}."
     if not d: return 'none'
-    return ', '.join(f'{md_escape(k)} {fmt_int(v)}' for k, v in sorted(d.items())) + (f' (total {fmt_int(sum(d.values()))})' if total else '')
+    return ', '.join(f'{md_escape(k)} {fmt_int(v)}' for k,
+                     v in sorted(d.items())) + (f' (total {fmt_int(sum(d.values()))})' if total else '')
 
 # %% ../nbs/70_report.ipynb #f4bbc795
 CAUSES = {'cap': 'the train cap allows fewer synthetic images than needed',
           'over_target': 'the class already has more originals than its target (left as is)',
-          'exhausted': 'the candidate source ran out', 'budget': 'the candidate budget ran out before enough were accepted'}
+          'exhausted': 'the candidate source ran out',
+          'budget': 'the candidate budget ran out before enough were accepted'}
 
 def _shortfall(r:RunFiles)->str:
     "Classes whose plan falls short of the target, with the number and the cause."
@@ -200,7 +214,8 @@ def _shortfall(r:RunFiles)->str:
     if not isinstance(ps, dict): return NOT_RECORDED
     items = [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} "
              f"({md_escape(d.get('shortfall_cause') or 'no cause recorded')}: "
-             f"{CAUSES.get(d.get('shortfall_cause'), 'see plan.csv')})" for l, d in sorted(ps.items())
+             f"{CAUSES.get(d.get('shortfall_cause'), 'see plan.csv')})" for l,
+             d in sorted(ps.items())
              if (_num((d or {}).get('shortfall')) or 0) > 0]
     gs = r.status.get('generation_shortfall') or {}
     items += [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} below its plan after generation "
@@ -238,7 +253,8 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
             (f" ({fmt_int(r.stat('over_cap_dropped.count'))} dropped over the cap)"
              if _num(r.stat('over_cap_dropped.count')) is not None else ''),
         'Combined total': fmt_int(s.get('total_images')),
-        'Train / val / test sizes': ' / '.join(fmt_int(sizes.get(k)) for k in ('train', 'val', 'test')) +
+        'Train / val / test sizes': ' / '.join(fmt_int(sizes.get(k)) for k in ('train', 'val',
+                                                                               'test')) +
             f" (fractions {' / '.join(fmt_num(sf.get(k), 4) for k in ('train', 'val', 'test'))})",
         'Synthetic fraction, overall': fmt_frac(s.get('synthetic_fraction')),
         'Synthetic fraction per class': '; '.join(f'{md_escape(l)} {fmt_frac(v.synthetic_fraction)} '
@@ -248,7 +264,8 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
         f'Within ±{TOLERANCE_PCT:g} % tolerance': fmt_bool(b.get('within_tolerance')),
         'Gray mean / std, original': _gray(r, 'original'),
         'Gray mean / std, synthetic': _gray(r, 'synthetic'),
-        'Disk usage': ', '.join(f'{k} {fmt_bytes(du.get(k))}' for k in ('originals', 'synthetic', 'curated')) if du else NOT_RECORDED,
+        'Disk usage': ', '.join(f'{k} {fmt_bytes(du.get(k))}' for k in ('originals', 'synthetic',
+                                                                        'curated')) if du else NOT_RECORDED,
         'Rejected by reason': _reasons(rb) if isinstance(rb := r.stat('synthetic_generation.rejects_by_reason'), dict)
                               else NOT_RECORDED,
         'Quarantined': _quarantined(r),
@@ -264,7 +281,8 @@ def sec_scope(r:RunFiles)->str:
     "the target per class and the plan table."
     p = _plan(r)
     if p.empty: return f'_plan.csv {NOT_RECORDED}_'
-    cols = [c for c in ('original', 'target', 'need', 'allowed_by_cap', 'planned', 'shortfall', 'shortfall_cause') if c in p]
+    cols = [c for c in ('original', 'target', 'need', 'allowed_by_cap', 'planned', 'shortfall',
+                        'shortfall_cause') if c in p]
     t = p[cols].copy()
     for c in cols[:-1]: t[c] = t[c].map(fmt_int)
     if 'shortfall_cause' in t: t['shortfall_cause'] = t.shortfall_cause.astype(object).fillna('').replace('', '–')
@@ -283,7 +301,8 @@ def _acceptance(r:RunFiles)->pd.DataFrame:
     j = r.journal
     if j.empty or 'status' not in j: return pd.DataFrame()
     g = j.groupby('label')
-    t = pd.DataFrame({'candidates': g.size(), 'accepted': g.status.apply(lambda s: int((s == 'accepted').sum()))})
+    t = pd.DataFrame({'candidates': g.size(),
+                      'accepted': g.status.apply(lambda s: int((s == 'accepted').sum()))})
     t['rate'] = t.accepted / t.candidates
     return t
 
@@ -334,20 +353,24 @@ def sec_prompts(r:RunFiles)->str:
 def sec_quality(r:RunFiles)->str:
     "The gates' rules and score ranges (each with its gate's decimals), and the acceptance rate per class."
     g = gate_summary(r).copy()
-    for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) if n else '–' for v, d, n in zip(g[c], g.digits, g.n)]
+    for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) if n else '–' for v, d,
+                                               n in zip(g[c], g.digits, g.n)]
     g['n'] = g.n.map(fmt_int)
     g.index.name = 'score'
     acc = _acceptance(r)
     out = md_table(g[['rule', 'n', 'min', 'median', 'max']])
     if len(acc):
-        a = pd.DataFrame({'candidates': acc.candidates.map(fmt_int), 'accepted': acc.accepted.map(fmt_int),
+        a = pd.DataFrame({'candidates': acc.candidates.map(fmt_int),
+                          'accepted': acc.accepted.map(fmt_int),
                           'acceptance rate': acc.rate.map(fmt_frac)}, index=acc.index)
         out += '\n\nAcceptance per class (journal):\n\n' + md_table(a)
     return out
 
 # %% ../nbs/70_report.ipynb #5a5ec44f
-OUTPUTS = ['status.json', 'run.json', 'env_report.json', 'label_map.json', 'train.csv', 'val.csv', 'test.csv', 'curated.csv',
-           'synthetic_meta.csv', 'synthetic_meta.jsonl', 'synthetic_meta_cropped.csv', 'journal.jsonl', 'originals.csv',
+OUTPUTS = ['status.json', 'run.json', 'env_report.json', 'label_map.json', 'train.csv', 'val.csv',
+           'test.csv', 'curated.csv',
+           'synthetic_meta.csv', 'synthetic_meta.jsonl', 'synthetic_meta_cropped.csv',
+           'journal.jsonl', 'originals.csv',
            'plan.csv', 'quarantine.csv']
 
 def sec_outputs(r:RunFiles)->str:
@@ -359,20 +382,24 @@ def sec_outputs(r:RunFiles)->str:
             rows.append((name, 'absent', '–'))
             continue
         n = sum(1 for _ in open(p, 'rb')) - (1 if p.suffix == '.csv' else 0)
-        rows.append((name, 'present', f'{fmt_int(n)} rows' if p.suffix in ('.csv', '.jsonl') else fmt_bytes(p.stat().st_size)))
+        rows.append((name, 'present', f'{fmt_int(n)} rows' if p.suffix in ('.csv',
+                                                                           '.jsonl') else fmt_bytes(p.stat().st_size)))
     for d in ('curated', 'synthetic', 'rejects', PLOTS):
         files = [p for p in (r.out/d).rglob('*') if p.is_file()] if (r.out/d).is_dir() else []
-        rows.append((f'{d}/', 'present' if files else 'absent', f'{fmt_int(len(files))} files' if files else '–'))
+        rows.append((f'{d}/', 'present' if files else 'absent',
+                     f'{fmt_int(len(files))} files' if files else '–'))
     return md_table(pd.DataFrame(rows, columns=['file', 'status', 'rows or size']))
 
 # %% ../nbs/70_report.ipynb #6e205762
 def sec_balance(r:RunFiles)->str:
     "per class originals, synthetic images, total, synthetic share and deviation from the mean."
     cc, bt = class_composition(r), read_balance(r)
-    t = pd.DataFrame({'original': cc.original.map(fmt_int), 'synthetic': cc.synthetic.map(fmt_int), 'total': cc.total.map(fmt_int),
+    t = pd.DataFrame({'original': cc.original.map(fmt_int), 'synthetic': cc.synthetic.map(fmt_int),
+                      'total': cc.total.map(fmt_int),
                       'synthetic fraction': cc.synthetic_fraction.map(fmt_frac),
                       'deviation': bt.deviation_pct.map(lambda v: f'{fmt_num(v)} %' if _num(v) is not None else NOT_RECORDED),
-                      f'within ±{TOLERANCE_PCT:g} %': bt.within_tolerance.map(fmt_bool)}, index=cc.index)
+                      f'within ±{TOLERANCE_PCT:g} %': bt.within_tolerance.map(fmt_bool)},
+                      index=cc.index)
     return md_table(t) + f"\n\nDeviation source: {bt.attrs.get('source', NOT_RECORDED)}."
 
 # %% ../nbs/70_report.ipynb #666cf3c4
@@ -380,20 +407,26 @@ def cross_checks(r:RunFiles)->list:
     "The report's own checks between files: (name, ok or None when it cannot be checked, detail)."
     s, m, out = r.status, r.manifest, []
     if len(m):
-        out.append(('status total_images = manifest rows', s.get('total_images') == len(m), f"{fmt_int(s.get('total_images'))} vs {fmt_int(len(m))}"))
+        out.append(('status total_images = manifest rows', s.get('total_images') == len(m),
+                    f"{fmt_int(s.get('total_images'))} vs {fmt_int(len(m))}"))
         n_syn = int((m.source == 'synthetic').sum())
-        out.append(('status total_synthetic = synthetic manifest rows', s.get('total_synthetic') == n_syn, f"{fmt_int(s.get('total_synthetic'))} vs {fmt_int(n_syn)}"))
+        out.append(('status total_synthetic = synthetic manifest rows',
+                    s.get('total_synthetic') == n_syn,
+                    f"{fmt_int(s.get('total_synthetic'))} vs {fmt_int(n_syn)}"))
         allowed = r.setting('synthetic_splits', ['train'])
         bad = m[(m.source == 'synthetic') & ~m.split.isin(list(allowed))]
-        out.append((f"synthetic images only in {', '.join(allowed)}", bad.empty, f'{fmt_int(len(bad))} elsewhere'))
+        out.append((f"synthetic images only in {', '.join(allowed)}", bad.empty,
+                    f'{fmt_int(len(bad))} elsewhere'))
         miss = [p for p in m.path if not (r.out/p).is_file()]
-        out.append(('every manifest path exists', not miss, f'{fmt_int(len(miss))} missing' + (f' (first: {md_escape(miss[0])})' if miss else '')))
+        out.append(('every manifest path exists', not miss,
+                    f'{fmt_int(len(miss))} missing' + (f' (first: {md_escape(miss[0])})' if miss else '')))
     else: out.append(('manifests present', None, 'train.csv, val.csv, test.csv not found'))
     srb = r.stat('synthetic_generation.rejects_by_reason')
     if len(r.journal) and 'status' in r.journal and isinstance(srb, dict):
         jr = rejection_table(r).sum().to_dict()
         sr = {k: v for k, v in srb.items() if v}
-        out.append(('status rejects_by_reason = journal', {k: v for k, v in jr.items() if v} == sr, f'journal: {_reasons(jr)}'))
+        out.append(('status rejects_by_reason = journal', {k: v for k, v in jr.items() if v} == sr,
+                    f'journal: {_reasons(jr)}'))
     return out
 
 def sec_integrity(r:RunFiles)->str:
@@ -403,11 +436,14 @@ def sec_integrity(r:RunFiles)->str:
     for c in integ.get('checks') or []:
         c = c if isinstance(c, dict) else {'name': str(c)}
         files = c.get('files') or []
-        detail = str(c.get('detail', c.get('message', '')) or '') + (f" (e.g. {', '.join(map(str, files[:3]))})" if files else '')
-        rows.append((c.get('name', c.get('check', '?')), fmt_bool(c.get('ok'), 'pass', 'FAIL'), detail))
+        detail = str(c.get('detail', c.get('message',
+                                           '')) or '') + (f" (e.g. {', '.join(map(str, files[:3]))})" if files else '')
+        rows.append((c.get('name', c.get('check', '?')), fmt_bool(c.get('ok'), 'pass', 'FAIL'),
+                     detail))
     head = (f"Integrity checks of the run: **{fmt_bool(integ.get('ok'), 'all passed', 'FAILED')}**" if integ else
             f"Integrity checks of the run: {NOT_RECORDED} in status.json (`facesynth check OUT_DIR` runs them on the files).")
-    out = head + ('\n\n' + md_table(pd.DataFrame(rows, columns=['check', 'verdict', 'detail'])) if rows else '')
+    out = head + ('\n\n' + md_table(pd.DataFrame(rows, columns=['check', 'verdict',
+                                                                'detail'])) if rows else '')
     cc = [(n, fmt_bool(ok, 'pass', 'FAIL'), d) for n, ok, d in cross_checks(r)]
     return out + "\n\nThe report's cross-checks between files:\n\n" + md_table(pd.DataFrame(cc, columns=['check', 'verdict', 'detail']))
 
@@ -468,7 +504,8 @@ def sec_repro(r:RunFiles)->str:
              f"Prompt bank: `{md_escape(s.get('prompts_version_hash'))}`",
              f"Created: {md_escape(s.get('created_timestamp'))}"]
     soft = {k: v for k, v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
-    items.append('Software (env_report.json): ' + (', '.join(f'{md_escape(k)} {md_escape(v)}' for k, v in sorted(soft.items())) or NOT_RECORDED))
+    items.append('Software (env_report.json): ' + (', '.join(f'{md_escape(k)} {md_escape(v)}' for k,
+                                                             v in sorted(soft.items())) or NOT_RECORDED))
     items.append('Rerunning the same config into a fresh out_dir gives the same images up to float noise (compare by pHash); '
                  'rerunning into this out_dir resumes from `journal.jsonl`.')
     return md_list(items)
@@ -480,9 +517,11 @@ def _cap_answer(r:RunFiles)->str:
     if {'need', 'allowed_by_cap'} <= set(p.columns):
         bind = p[p.need > p.allowed_by_cap]
         txt = ('Yes, for ' + '; '.join(f'{md_escape(l)} (needs {fmt_int(v.need)}, the cap allows {fmt_int(v.allowed_by_cap)})'
-                                       for l, v in bind.iterrows()) if len(bind) else 'No: every class needs no more than the cap allows')
+                                       for l,
+                                       v in bind.iterrows()) if len(bind) else 'No: every class needs no more than the cap allows')
     else:
-        causes = [l for l, d in r.stat('plan.per_class', {}).items() if (d or {}).get('shortfall_cause') == 'cap']
+        causes = [l for l, d in r.stat('plan.per_class',
+                                       {}).items() if (d or {}).get('shortfall_cause') == 'cap']
         txt = f"Yes, for {', '.join(map(md_escape, causes))}" if causes else f'plan {NOT_RECORDED}'
     return txt + (f"; at curation {fmt_int(dropped)} synthetic images were dropped over the cap." if dropped is not None else '.')
 
@@ -506,7 +545,8 @@ def _tone_answer(r:RunFiles)->str:
     g = r.status.get('gray_stats') or {}
     o, s = g.get('original') or {}, g.get('synthetic') or {}
     dm, ds = _num(s.get('mean')), _num(s.get('std'))
-    if None in (dm, ds, _num(o.get('mean')), _num(o.get('std'))): return f'Gray statistics {NOT_RECORDED}.'
+    if None in (dm, ds, _num(o.get('mean')),
+                _num(o.get('std'))): return f'Gray statistics {NOT_RECORDED}.'
     return (f"Synthetic gray mean {fmt_num(dm)} vs original {fmt_num(o['mean'])} (difference {fmt_num(dm - o['mean'])}); "
             f"std {fmt_num(ds)} vs {fmt_num(o['std'])}.")
 
@@ -526,7 +566,8 @@ def sec_answers(r:RunFiles)->str:
           ('Which gate rejects most?', _gate_answer(r)),
           (f'Is the corpus balanced within ±{TOLERANCE_PCT:g} %?',
            f"{fmt_bool(b.get('within_tolerance'), 'Yes', 'No')}: the largest deviation is {fmt_num(b.get('max_abs_deviation_pct'))} %." if b else f'Balance {NOT_RECORDED}.'),
-          ('Grayscale or RGB?', f"This run exported mode `{md_escape(size.get('mode', NOT_RECORDED))}` at {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}."),
+          ('Grayscale or RGB?',
+           f"This run exported mode `{md_escape(size.get('mode', NOT_RECORDED))}` at {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}."),
           ('Do the synthetic images match the originals in tone?', _tone_answer(r)),
           ('Are the synthetic images usable faces?',
            'No: they come from an untrained built-in model (see the warning at the top).' if is_builtin(r) else
@@ -542,7 +583,8 @@ def validator_md(v:dict,   # status.json's quality.validator (`LabelValidator/Cn
     acc = v.get('accuracy', v.get('cv_accuracy'))     # runs before issue 19 recorded `cv_accuracy`
     where = v.get('measured_on') or f"{v.get('folds')}-fold cross-validation on the train originals"
     cmp = v.get('compared') or {}
-    also = (' Compared on held-out faces: ' + ', '.join(f'{k} {fmt_frac(a)}' for k, a in cmp.items())
+    also = (' Compared on held-out faces: ' + ', '.join(f'{k} {fmt_frac(a)}' for k,
+                                                        a in cmp.items())
             + '; `label_validator` = auto keeps the more accurate.') if len(cmp) > 1 else ''
     gate = {'reject': 'rejects', 'flag': 'only flags'}.get(q.get('label_gate'), 'is off')
     return (f"**Label validator**: {md_escape(v.get('model') or 'logistic regression on embeddings')}, trained on the "
@@ -668,8 +710,10 @@ def sec_quality_controls(r:RunFiles, figs:dict)->str:
              "gate that rejects fails it; a gate that only flags marks it (the list below says which did what). Every "
              "score is recorded in `journal.jsonl`, accepted or not, with every gate a candidate failed "
              "(`reject_reasons`) and every gate that only flagged it (`flags`).")
-    figs_md = [figure_md(r, n, figs) for n in ('label_confusion', 'rejections', 'gate_scores', 'reject_examples',
-                                               'gallery_matches', 'gallery_label', 'gallery_sharpness')]
+    figs_md = [figure_md(r, n, figs) for n in ('label_confusion', 'rejections', 'gate_scores',
+                                               'reject_examples',
+                                               'gallery_matches', 'gallery_label',
+                                               'gallery_sharpness')]
     figs_md.append(SAMPLE_NOTE.format(rows=GALLERY_ROWS, k=GALLERY_K))
     return '\n\n'.join([intro, gate_rules_md(r), sec_quality(r), sec_semantic(r), *figs_md])
 
@@ -695,14 +739,20 @@ def sec_enhancements(r:RunFiles, figs:dict)->str:
     return md_list(items)
 
 # %% ../nbs/70_report.ipynb #682b127b
-FIGURES = dict(thumbnails='Originals and synthetic images per class', rejections='Rejected candidates by class and reason',
-               gate_scores='Gate scores of every decided unit', reject_examples='Examples of rejected candidates',
-               class_counts='Images per class', synthetic_fraction='Synthetic share per class against the cap',
-               split_heatmap='Synthetic fraction per class and split', balance='Deviation from the mean class count',
+FIGURES = dict(thumbnails='Originals and synthetic images per class',
+               rejections='Rejected candidates by class and reason',
+               gate_scores='Gate scores of every decided unit',
+               reject_examples='Examples of rejected candidates',
+               class_counts='Images per class',
+               synthetic_fraction='Synthetic share per class against the cap',
+               split_heatmap='Synthetic fraction per class and split',
+               balance='Deviation from the mean class count',
                gray_stats='Gray level of originals and synthetic images',
                label_confusion='Candidates: intended label × validator prediction',
-               gallery_matches='What the duplicate gates matched', gallery_label='Candidates the label check calls another emotion',
-               gallery_sharpness='Accepted synthetic images by sharpness', gallery_originals='Your originals worth a look')
+               gallery_matches='What the duplicate gates matched',
+               gallery_label='Candidates the label check calls another emotion',
+               gallery_sharpness='Accepted synthetic images by sharpness',
+               gallery_originals='Your originals worth a look')
 SAMPLE_NOTE = ('_Galleries show a sample (at most {rows} rows of {k} thumbnails each, so the report stays small at any run '
                'size); `journal.jsonl` and `originals.csv` list every case._')
 
@@ -717,7 +767,8 @@ from .diagnose import EVAL_ARMS, plot_evaluation_f1, plot_evaluation_confusion
 
 # %% ../nbs/70_report.ipynb #5a8bc84b
 def _pm(arm:dict, m:str, lb:str|None=None)->str:
-    mean, std = (arm['mean'][m], arm['std'][m]) if lb is None else (arm['mean'][m][lb], arm['std'][m][lb])
+    mean, std = (arm['mean'][m], arm['std'][m]) if lb is None else (arm['mean'][m][lb],
+                                                                    arm['std'][m][lb])
     return '–' if mean is None else f'{mean:.3f} ± {std or 0:.3f}'
 
 def _diff(c:dict)->tuple:
@@ -728,14 +779,17 @@ def evaluation_tables(ev:dict)->tuple:
     "(overall, per-label) DataFrames of the evaluation's figures."
     arms, cmp = [a for a in EVAL_ARMS if a in ev['arms']], ev['comparisons'].get('mixed-real')
     cols = ['difference (mixed − real)', '95 % interval', 'verdict']
-    over = pd.DataFrame([[n, *[_pm(ev['arms'][a], m) for a in arms], *(_diff(cmp[m]) if cmp else ('–',) * 3)]
+    over = pd.DataFrame([[n, *[_pm(ev['arms'][a], m) for a in arms],
+                          *(_diff(cmp[m]) if cmp else ('–',) * 3)]
                          for m, n in (('accuracy', 'accuracy'), ('macro_f1', 'macro-F1'))],
                         columns=['metric', *[EVAL_ARMS[a] for a in arms], *cols])
     per = pd.DataFrame([[lb, ev['split_sizes']['test_real']['per_label'].get(lb, 0),
-                         *[_pm(ev['arms'][a], 'f1', lb) for a in arms], *(_diff(cmp['f1'][lb]) if cmp else ('–',) * 3),
+                         *[_pm(ev['arms'][a], 'f1', lb) for a in arms],
+                         *(_diff(cmp['f1'][lb]) if cmp else ('–',) * 3),
                          _diff(cmp['recall'][lb])[2] if cmp else '–'] for lb in ev['labels']],
                        columns=['label', 'real test images', *[f'F1 {EVAL_ARMS[a]}' for a in arms],
-                                'F1 difference', 'F1 95 % interval', 'F1 verdict', 'recall verdict'])
+                                'F1 difference', 'F1 95 % interval', 'F1 verdict',
+                                'recall verdict'])
     return over, per
 
 # %% ../nbs/70_report.ipynb #577acf43
@@ -803,7 +857,8 @@ def sec_evaluation(r:RunFiles)->str:
            f"from fewer than {fmt_int((ev.get('min_test') or {}).get('total', 100))} real test faces." + why)
     f1, cm = plot_evaluation_f1(r, ev), plot_evaluation_confusion(r, ev)
     n_test, seeds = fmt_int(sz['test_real']['total']), len(ev['seeds'])
-    parts = [f"**{md_escape(ev['conclusion'])}**", rare_answer(ev), how, next_steps(ev), md_table(over), md_table(per),
+    parts = [f"**{md_escape(ev['conclusion'])}**", rare_answer(ev), how, next_steps(ev),
+             md_table(over), md_table(per),
              f'![Per-label F1, real vs real + synthetic]({f1.relative_to(r.out).as_posix()})',
              f'_F1 per label on the {n_test} real test faces: bar = mean over {seeds} seeds, whisker = 95 % bootstrap '
              'interval; a label whose real + synthetic bar stands above the real one gained from the synthetic faces._',
@@ -886,7 +941,8 @@ def embed_images(html:str, base:Path)->str:
         if '://' in src or not p.is_relative_to(base.resolve()) or not p.is_file():
             log.warning('figure %s is not a file under %s; left out of the HTML', src, base)
             return f'<span class="missing">[figure not available: {src}]</span>'
-        mime = {'.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml'}.get(p.suffix.lower(), 'application/octet-stream')
+        mime = {'.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+                '.svg': 'image/svg+xml'}.get(p.suffix.lower(), 'application/octet-stream')
         return f'{m.group(1)}data:{mime};base64,{base64.b64encode(p.read_bytes()).decode()}{m.group(3)}'
     return re.sub(r'(<img\b[^>]*?\bsrc=")([^"]*)(")', sub, html)
 
@@ -924,7 +980,8 @@ def render_quarto(qmd:Path, timeout:int=600)->Path|None:
         return None
     out = qmd.parent/tmp_name
     if res.returncode != 0 or not out.is_file():
-        log.warning('quarto render exited %s; writing the built-in HTML instead: %s', res.returncode, res.stderr[-2000:])
+        log.warning('quarto render exited %s; writing the built-in HTML instead: %s',
+                    res.returncode, res.stderr[-2000:])
         out.unlink(missing_ok=True)
         return None
     dest = qmd.with_suffix('.html')
@@ -943,7 +1000,8 @@ def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Pat
     figs = diagnose(r) if figs is None else figs
     qmd = findings_qmd(r, figs)
     md = qmd_to_md(qmd)
-    if left := find_placeholders(md): log.warning('the findings still hold placeholders: %s', sorted(set(left)))
+    if left := find_placeholders(md): log.warning('the findings still hold placeholders: %s',
+                                                  sorted(set(left)))
     q = atomic_write(r.out/'findings.qmd', qmd, r.out)
     atomic_write(r.out/'findings.md', md, r.out)
     html = render_quarto(q) if engine in ('auto', 'quarto') else None

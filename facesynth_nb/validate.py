@@ -79,7 +79,8 @@ class LabelValidator:
 
     def summary(self)->dict:
         "What status.json records: training size, CV accuracy and per-label recall."
-        return dict(kind=self.kind, n_train=self.n_train, folds=self.folds, accuracy=round(self.accuracy, 4),
+        return dict(kind=self.kind, n_train=self.n_train, folds=self.folds,
+                    accuracy=round(self.accuracy, 4),
                     compared=getattr(self, 'compared', {}),
                     measured_on=f'{self.folds}-fold cross-validation on the train originals',
                     recall={k: round(v, 4) for k, v in self.recall.items()}, C=self.C,
@@ -110,7 +111,8 @@ def held_out(labels:np.ndarray,        # labels of the train originals
 class CnnValidator:
     "The CNN on the originals' pixels: accuracy on held-out originals, P(intended label) of a candidate's PNG."
     kind, needs = 'cnn', 'png'   # `needs`: the candidate's score key `score` takes (the PNG to be written)
-    def __init__(self, net, labels:list, accuracy:float, recall:dict, n_train:int, n_held:int, held_from:str,
+    def __init__(self, net, labels:list, accuracy:float, recall:dict, n_train:int, n_held:int,
+                 held_from:str,
                  epochs:int):
         self.net, self.labels, self._classes = net, list(labels), list(labels)
         self.accuracy, self.recall, self.n_train, self.n_held = accuracy, recall, n_train, n_held
@@ -118,7 +120,8 @@ class CnnValidator:
         self.device = next(net.parameters()).device
 
     @classmethod
-    def fit(cls, files:list, y:list, held_files:list, y_held:list, epochs:int, seed:int, device:str='cpu',
+    def fit(cls, files:list, y:list, held_files:list, y_held:list, epochs:int, seed:int,
+            device:str='cpu',
             held_from:str='val')->'CnnValidator':
         "Train on `files`/`y` for `epochs`; measure on `held_files`/`y_held` (its labels must be among `y`'s)."
         y, y_held = np.asarray(y).astype(str), np.asarray(y_held).astype(str)
@@ -127,11 +130,14 @@ class CnnValidator:
             raise ValueError(f'the validator needs >= 2 labels with >= 2 train faces each and held-out faces, got '
                              f'{counts.to_dict()} and {len(y_held)} held out')
         idx = {lb: i for i, lb in enumerate(labels)}
-        net = train_cnn(to_tensor(load_gray(files, VALIDATOR_SIZE), device), np.array([idx[v] for v in y]),
+        net = train_cnn(to_tensor(load_gray(files, VALIDATOR_SIZE), device),
+                        np.array([idx[v] for v in y]),
                         len(labels), epochs, seed)
-        pred = np.array(labels)[predict_proba(net, to_tensor(load_gray(held_files, VALIDATOR_SIZE), device)).argmax(1)]
+        pred = np.array(labels)[predict_proba(net, to_tensor(load_gray(held_files, VALIDATOR_SIZE),
+                                                             device)).argmax(1)]
         recall = {lb: float((pred[y_held == lb] == lb).mean()) for lb in labels if (y_held == lb).any()}
-        return cls(net, labels, float((pred == y_held).mean()), recall, len(y), len(y_held), held_from, epochs)
+        return cls(net, labels, float((pred == y_held).mean()), recall, len(y), len(y_held),
+                   held_from, epochs)
 
     def proba(self, images:list)->np.ndarray:
         "(n, n_labels) probabilities of image files or file objects, columns in `self.labels` order."
@@ -144,17 +150,22 @@ class CnnValidator:
     def summary(self)->dict:
         "What status.json records: training size, held-out accuracy and per-label recall."
         where = 'the val originals' if self.held_from == 'val' else 'a 20 % share of the train originals held back'
-        return dict(kind=self.kind, n_train=self.n_train, n_held=self.n_held, accuracy=round(self.accuracy, 4),
+        return dict(kind=self.kind, n_train=self.n_train, n_held=self.n_held,
+                    accuracy=round(self.accuracy, 4),
                     measured_on=f'{self.n_held} faces of {where}', compared=getattr(self, 'compared', {}),
                     recall={k: round(v, 4) for k, v in self.recall.items()}, epochs=self.epochs,
                     model=f"CNN {'-'.join(map(str, CNN['widths']))} on {VALIDATOR_SIZE} px grayscale pixels")
 
 # %% ../nbs/32_validate.ipynb #6842082e
-def validator_key(shas:list, labels:list, held_shas:list, held_labels:list, epochs:int, seed:int)->str:
+def validator_key(shas:list, labels:list, held_shas:list, held_labels:list, epochs:int,
+                  seed:int)->str:
     "The hex key of a CNN validator: its training and held-out faces, epochs, seed and network settings."
     blob = json.dumps(dict(train=sorted(zip(map(str, shas), map(str, labels))),
-                           held=sorted(zip(map(str, held_shas), map(str, held_labels))), epochs=epochs, seed=seed,
-                           size=VALIDATOR_SIZE, cnn={k: list(v) if isinstance(v, tuple) else v for k, v in CNN.items()}),
+                           held=sorted(zip(map(str, held_shas), map(str, held_labels))),
+                           epochs=epochs, seed=seed,
+                           size=VALIDATOR_SIZE, cnn={k: list(v) if isinstance(v,
+                                                                              tuple) else v for k,
+                                                                              v in CNN.items()}),
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -164,8 +175,10 @@ def save_validator(v:CnnValidator, path:Path, root:Path|None=None)->Path:
     b = io.BytesIO()
     torch.save(dict(state={k: t.cpu() for k, t in v.net.state_dict().items()},
                     meta=dict(labels=[str(x) for x in v.labels], accuracy=float(v.accuracy),
-                              recall={str(k): float(x) for k, x in v.recall.items()}, n_train=int(v.n_train),
-                              n_held=int(v.n_held), held_from=str(v.held_from), epochs=int(v.epochs))), b)
+                              recall={str(k): float(x) for k, x in v.recall.items()},
+                              n_train=int(v.n_train),
+                              n_held=int(v.n_held), held_from=str(v.held_from),
+                              epochs=int(v.epochs))), b)
     return atomic_write(path, b.getvalue(), root=root)
 
 def load_validator(path:Path, device:str='cpu')->CnnValidator:
@@ -175,7 +188,8 @@ def load_validator(path:Path, device:str='cpu')->CnnValidator:
     m = d['meta']
     net = build_cnn(len(m['labels'])).to(device)
     net.load_state_dict(d['state'])
-    return CnnValidator(net.eval(), m['labels'], m['accuracy'], m['recall'], m['n_train'], m['n_held'],
+    return CnnValidator(net.eval(), m['labels'], m['accuracy'], m['recall'], m['n_train'],
+                        m['n_held'],
                         m['held_from'], m['epochs'])
 
 # %% ../nbs/32_validate.ipynb #84cba7bd
@@ -210,11 +224,13 @@ def cnn_validator(
     tr, held, held_from = held_out(tr_df.label.to_numpy(), va_df.label.to_numpy(), seed)
     held_df = va_df if held_from == 'val' else tr_df.iloc[held]
     tr_df = tr_df.iloc[tr]
-    key = validator_key(_file_shas(tr_df), tr_df.label, _file_shas(held_df), held_df.label, cfg.label_epochs, seed)
+    key = validator_key(_file_shas(tr_df), tr_df.label, _file_shas(held_df), held_df.label,
+                        cfg.label_epochs, seed)
     path, device = (Path(cache_dir)/f'validator-cnn-{key}.pt' if cache_dir else None), cnn_device(cfg)
     if path is not None and path.is_file():
         try: return load_validator(path, device)
-        except Exception as e: log.warning('cached validator %s unreadable (%s): training it again', path.name, e)
+        except Exception as e: log.warning('cached validator %s unreadable (%s): training it again',
+                                           path.name, e)
     v = CnnValidator.fit(list(tr_df.file_path), tr_df.label, list(held_df.file_path), held_df.label,
                          cfg.label_epochs, seed, device, held_from)
     if path is not None: save_validator(v, path, root)
@@ -231,7 +247,8 @@ def fit_validator(
     if cfg.label_policy == 'off': return None
     m, found, why = train_mask(originals), {}, []
     if cfg.label_validator in ('auto', 'embedding'):
-        try: found['embedding'] = LabelValidator(X[m], originals.label.to_numpy()[m], seed=cfg.seed % 2**32)
+        try: found['embedding'] = LabelValidator(X[m], originals.label.to_numpy()[m],
+                                                 seed=cfg.seed % 2**32)
         except ValueError as e: why.append(str(e))
     if cfg.label_validator in ('auto', 'cnn'):
         try: found['cnn'] = cnn_validator(originals, cfg, cache_dir, root)
@@ -239,8 +256,10 @@ def fit_validator(
     if not found:
         log.warning('label gate off: %s', '; '.join(why))
         return None
-    v = max(found.values(), key=lambda v: (v.accuracy, v.kind == 'embedding'))   # a tie: the cheaper one
+    v = max(found.values(), key=lambda v: (v.accuracy,
+                                           v.kind == 'embedding'))   # a tie: the cheaper one
     v.compared = {k: round(x.accuracy, 4) for k, x in found.items()}
-    log.info('label validator: %s, %d train originals, accuracy %.3f on held-out faces (%s)', v.kind, v.n_train,
+    log.info('label validator: %s, %d train originals, accuracy %.3f on held-out faces (%s)',
+             v.kind, v.n_train,
              v.accuracy, ', '.join(f'{k} {a:.3f}' for k, a in v.compared.items()))
     return v
