@@ -214,7 +214,8 @@ def short_repr(value, n:int=60)->str:
     return r if len(r) <= n else f"{r[:n]}... ({len(r)} characters)"
 
 def _check(ok, name, value, allowed):
-    if not ok: raise ConfigError(f"RunConfig.{name}={short_repr(value)} is not allowed: expected {allowed}")
+    if not ok: raise ConfigError(f"RunConfig.{name}={short_repr(value)} is not allowed: expected "
+                                 f"{allowed}")
 
 def _check_types(c):
     for n in _INT_FIELDS:
@@ -306,7 +307,8 @@ def validate_config(c:RunConfig)->RunConfig:
     _check_types(c); _check_ranges(c); _check_choices(c)
     if c.model_id in MODEL_ALIASES:
         new = MODEL_ALIASES[c.model_id]
-        warnings.warn(f"model_id {c.model_id!r} was removed from the Hugging Face hub; using {new!r}")
+        warnings.warn(f"model_id {c.model_id!r} was removed from the Hugging Face hub; using "
+                      f"{new!r}")
         object.__setattr__(c, 'model_id', new)
     for n in ('split_fractions', 'synthetic_splits'): object.__setattr__(c, n, tuple(getattr(c, n)))
     return c
@@ -325,7 +327,8 @@ def config_from_dict(d:dict, **overrides)->RunConfig:
     if unknown:
         hint = ''.join(did_you_mean(k, known).replace('; did you mean',
                                                       f'; {k}: did you mean') for k in unknown)
-        raise ConfigError(f"unknown config key(s): {', '.join(unknown)}{hint}; known keys: {', '.join(sorted(known))}")
+        raise ConfigError(f"unknown config key(s): {', '.join(unknown)}{hint}; known keys: "
+                          f"{', '.join(sorted(known))}")
     return RunConfig(**d)
 
 # %% ../nbs/00_config.ipynb #f0f5f565
@@ -356,8 +359,10 @@ def _read_small_file(p:Path, what:str, limit:int=YAML_MAX_BYTES)->str:
     except FileNotFoundError: raise ConfigError(f"{what} not found: {p}") from None
     except (OSError,
             ValueError) as e: raise ConfigError(f"{what} {p} cannot be read ({type(e).__name__})") from None
-    if (kind := _file_kind(st)): raise ConfigError(f"{what} {p} is {kind}, not a regular file; give a YAML file")
-    if st.st_size > limit: raise ConfigError(f"{what} {p} is {st.st_size} bytes; the limit is {limit} bytes")
+    if (kind := _file_kind(st)): raise ConfigError(f"{what} {p} is {kind}, not a regular file; "
+                                                   "give a YAML file")
+    if st.st_size > limit: raise ConfigError(f"{what} {p} is {st.st_size} bytes; the limit is "
+                                             f"{limit} bytes")
     with open(p, 'rb') as f: data = f.read(limit + 1)
     if len(data) > limit: raise ConfigError(f"{what} {p} is over {limit} bytes; refused")
     try: return data.decode('utf-8')
@@ -379,7 +384,8 @@ def read_yaml_file(
             if self.check_event(yaml.AliasEvent):
                 self.aliases += 1
                 if self.aliases > max_aliases:
-                    raise ConfigError(f"{what} {p} uses more than {max_aliases} YAML alias(es) (*name); "
+                    raise ConfigError(f"{what} {p} uses more than {max_aliases} YAML alias(es) "
+                                      "(*name); "
                                       "write the values out instead")
             return super().compose_node(parent, index)
     try: return yaml.load(text, Loader=Loader)

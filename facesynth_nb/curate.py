@@ -175,7 +175,8 @@ def _check_inputs(originals:pd.DataFrame, synthetic:pd.DataFrame):
     need_s = {'unit_id', 'label', 'index', 'path'}
     for name, df, need in (('originals', originals, need_o), ('synthetic', synthetic, need_s)):
         miss = sorted(need - set(df.columns))
-        if miss: raise InputError(f"{name} table lacks column(s) {', '.join(miss)} (see contracts.md)")
+        if miss: raise InputError(f"{name} table lacks column(s) {', '.join(miss)} (see "
+                                  "contracts.md)")
     dup = originals.orig_id[originals.orig_id.duplicated()].tolist() + synthetic.unit_id[synthetic.unit_id.duplicated()].tolist()
     if dup: raise InputError(f"duplicate item ids in the inputs: {dup[:5]}")
 
@@ -186,7 +187,8 @@ def _warn_plan(plan, orig_rows:pd.DataFrame, dropped:pd.DataFrame):
         n = int(actual.get(label, 0))
         d = int((dropped.label == label).sum())
         if n != int(n_plan) and d:
-            log.warning('%s: the plan assumed %d train originals, the split gave %d; %d synthetic over the cap',
+            log.warning('%s: the plan assumed %d train originals, the split gave %d; %d synthetic '
+                        'over the cap',
                         label, int(n_plan), n, d)
 
 # %% ../nbs/40_curate.ipynb #a23f1870
@@ -228,10 +230,12 @@ def _log_summary(cur:pd.DataFrame):
     c = label_conflicts(cur)
     if len(c):
         ex = '; '.join(f'{r.group_id} ({r.labels}, {r.splits})' for r in c.head(3).itertuples())
-        log.warning('%d near-duplicate group(s) hold more than one label; each was placed whole by its majority label, e.g. %s',
+        log.warning('%d near-duplicate group(s) hold more than one label; each was placed whole by '
+                    'its majority label, e.g. %s',
                     len(c), ex)
     x = cross_split_groups(cur)
-    if len(x): log.warning('%d near-duplicate group(s) of originals cross splits (kept from the preset splits)', len(x))
+    if len(x): log.warning('%d near-duplicate group(s) of originals cross splits (kept from the '
+                           'preset splits)', len(x))
 
 # %% ../nbs/40_curate.ipynb #628d52b5
 def label_conflicts(

@@ -37,7 +37,8 @@ C_ORIG, C_SYN = '#4C72B0', '#DD8452'   # original and synthetic, in every plot
 # %% ../nbs/60_diagnose.ipynb #870991c3
 def _read_json(p:Path, required:bool=False)->dict:
     if not p.exists():
-        if required: raise InputError(f"{p} not found: {p.parent} holds no finished run (run `facesynth run` first)")
+        if required: raise InputError(f"{p} not found: {p.parent} holds no finished run (run "
+                                      "`facesynth run` first)")
         return {}
     try: d = json.loads(p.read_text(encoding='utf-8'))
     except (json.JSONDecodeError,
@@ -105,7 +106,8 @@ class RunFiles:
         data, link = p.read_bytes(), self.status.get('evaluation')
         sha = hashlib.sha256(data).hexdigest()
         if not isinstance(link, dict) or link.get('sha256') != sha:
-            log.warning('not showing %s: it is not the file status.json records (see `facesynth check`)', p)
+            log.warning('not showing %s: it is not the file status.json records (see `facesynth '
+                        'check`)', p)
             return None
         if sha not in _EVALUATIONS: _EVALUATIONS[sha] = _parse_evaluation(p, data)
         return _EVALUATIONS[sha]
@@ -597,7 +599,8 @@ def plot_evaluation_confusion(r:RunFiles, ev:dict)->Path:
             ax.set_title(f'trained on {EVAL_ARMS[a]}', fontsize=9)
             ax.set_xlabel('predicted')
         axes[0][0].set_ylabel('true label (real test faces)')
-        fig.suptitle(f"% of each true label's test faces, all {len(ev.get('seeds') or [1])} seeds pooled", fontsize=9)
+        fig.suptitle(f"% of each true label's test faces, all {len(ev.get('seeds') or [1])} seeds "
+                     "pooled", fontsize=9)
         return save_figure(fig, r.out/PLOTS/'evaluation_confusion.png')
 
 # %% ../nbs/60_diagnose.ipynb #2dd0944f
@@ -611,7 +614,8 @@ DIAGNOSTICS = dict(class_counts=plot_class_counts, synthetic_fraction=plot_synth
 def diagnose(out_dir:str|Path, names:list|None=None)->dict:
     "Run the diagnostics `names` (default all) on `out_dir`: {name: (data, png path)}, PNGs in out_dir/plots/."
     unknown = sorted(set(names or []) - set(DIAGNOSTICS))
-    if unknown: raise InputError(f"unknown diagnostic(s) {', '.join(unknown)}; known: {', '.join(DIAGNOSTICS)}")
+    if unknown: raise InputError(f"unknown diagnostic(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(DIAGNOSTICS)}")
     r = as_run(out_dir)
     res = {}
     for n in names or DIAGNOSTICS:
@@ -681,7 +685,8 @@ def quality_table(run:'RunFiles|str|Path')->pd.DataFrame:
                  'mean P(label)': (ag.get(lb) or {}).get('mean_label_prob'),
                  f'FD_{name}': (per.get(lb) or {}).get(f'FD_{name}'),
                  f'KID_{name}': (per.get(lb) or {}).get(f'KID_{name}'),
-                 'n original / synthetic': f"{(per.get(lb) or {}).get('n_original')} / {(per.get(lb) or {}).get('n_synthetic')}"}
+                 'n original / synthetic': f"{(per.get(lb) or {}).get('n_original')} / "
+                                           f"{(per.get(lb) or {}).get('n_synthetic')}"}
             for lb in sorted(set(rec) | set(ag) | set(per))}
     return pd.DataFrame.from_dict(rows, orient='index').rename_axis('label')
 
@@ -725,7 +730,8 @@ def gallery_matches(run:'RunFiles|str|Path')->tuple:
                 v = pd.to_numeric(pd.Series([rec.get(sc)]), errors='coerce').iloc[0]
                 rows.append(dict(unit_id=p.stem, reason=reason, matched=mid, score=v, candidate=p,
                                  match=files.get(mid),
-                                 name=f"{reason.replace('_', ' ')}, {fmt.format(v) if pd.notna(v) else 'score not recorded'}"))
+                                 name=f"{reason.replace('_', ' ')}, "
+                                      f"{fmt.format(v) if pd.notna(v) else 'score not recorded'}"))
     t = pd.DataFrame(rows[:GALLERY_ROWS], columns=['unit_id', 'reason', 'matched', 'score',
                                                    'candidate', 'match', 'name'])
     png = _gallery([[c, m] for c, m in zip(t.candidate, t.match)], list(t.name),
@@ -791,7 +797,8 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
         groups.sort(key=lambda kd: (not kd[1].conflict.any(), -len(kd[1]), str(kd[0])))
         for k, d in groups[:GALLERY_ROWS - 1]:
             rows.append(list(d.file_path.map(Path))[:GALLERY_K])
-            names.append(f"{'label conflict' if d.conflict.any() else 'duplicates'}: {'/'.join(sorted(set(d.label)))} ×{len(d)}")
+            names.append(f"{'label conflict' if d.conflict.any() else 'duplicates'}: "
+                         f"{'/'.join(sorted(set(d.label)))} ×{len(d)}")
     if len(o) and 'gray_std' in o:
         flat = o.assign(s=pd.to_numeric(o.gray_std, errors='coerce')).dropna(subset=['s'])
         flat = flat.sort_values([c for c in ('s', 'orig_id') if c in flat]).head(GALLERY_K)

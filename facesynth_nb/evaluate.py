@@ -35,7 +35,8 @@ MANIFEST_NEEDS = ('path', 'label', 'label_index', 'source')
 def _read_manifest(out:Path, split:str)->pd.DataFrame:
     "One manifest with absolute paths; `InputError` when it is missing, unreadable or lacks a column."
     p = out/f'{split}.csv'
-    if not p.is_file(): raise InputError(f"{out} is not a finished facesynth run: {p.name} is missing")
+    if not p.is_file(): raise InputError(f"{out} is not a finished facesynth run: {p.name} is "
+                                         "missing")
     try: df = pd.read_csv(p, dtype={'label': str, 'source': str, 'path': str},
                           keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
@@ -50,7 +51,8 @@ def load_splits(out_dir:str|Path)->dict:
     out = Path(out_dir)
     if not out.is_dir(): raise InputError(f"out_dir {out} does not exist or is not a folder")
     if not (out/'status.json').is_file():
-        raise InputError(f"{out} is not a finished facesynth run: status.json is missing (run `facesynth run` first)")
+        raise InputError(f"{out} is not a finished facesynth run: status.json is missing (run "
+                         "`facesynth run` first)")
     return {s: _read_manifest(out, s) for s in ('train', 'val', 'test')}
 
 # %% ../nbs/80_evaluate.ipynb #05e70c3d
@@ -183,8 +185,10 @@ def choose_classifier(cfg:RunConfig)->tuple:
     "(name, why): `cfg.eval_classifier`, or for `auto` the CNN on a GPU and the probe on a CPU."
     if cfg.eval_classifier != 'auto': return cfg.eval_classifier, 'asked for (eval_classifier)'
     if cfg.device == 'cuda' or cnn_device(cfg) == 'cuda': return 'cnn', 'auto: a GPU is present, where the CNN trains in seconds and learns more'
-    return 'probe', ('auto: on a CPU the HOG probe answers in seconds; the stronger CNN costs minutes to hours there '
-                     'and can judge differently (benchmarks/RESULTS.md): ask for it with --classifier cnn')
+    return 'probe', ('auto: on a CPU the HOG probe answers in seconds; the stronger CNN costs '
+                     'minutes to hours there '
+                     'and can judge differently (benchmarks/RESULTS.md): ask for it with '
+                     '--classifier cnn')
 
 def get_classifier(cfg:RunConfig, k:int):
     "The classifier `choose_classifier` picks, for `k` labels; its `why` says why."
@@ -269,9 +273,12 @@ def compare(fa:dict, ba:dict, fb:dict, bb:dict, labels:list,
     return out
 
 # %% ../nbs/80_evaluate.ipynb #e45e124c
-SAY = {'gain': 'Yes: adding the {n} synthetic images raised macro-F1 on the {t} real test faces by {d}',
-       'worse': 'No, it hurt: adding the {n} synthetic images lowered macro-F1 on the {t} real test faces by {d}',
-       'no measurable effect': 'No measurable effect: adding the {n} synthetic images changed macro-F1 on the '
+SAY = {'gain': 'Yes: adding the {n} synthetic images raised macro-F1 on the {t} real test faces by '
+               '{d}',
+       'worse': 'No, it hurt: adding the {n} synthetic images lowered macro-F1 on the {t} real '
+                'test faces by {d}',
+       'no measurable effect': 'No measurable effect: adding the {n} synthetic images changed '
+                               'macro-F1 on the '
                                '{t} real test faces by {d}'}
 
 def conclusion(cmp:dict|None, n_synthetic:int, n_test:int, classifier:str, seeds:int)->str:
@@ -282,8 +289,10 @@ def conclusion(cmp:dict|None, n_synthetic:int, n_test:int, classifier:str, seeds
     lo, hi = m['ci95']
     tail = f"(95 % interval of the difference {lo:+.3f} to {hi:+.3f}; {classifier}, {seeds} seeds)"
     if m['verdict'] == TOO_FEW:
-        return (f"Too few real test faces to tell (n = {n_test}; a verdict needs at least {MIN_TEST_TOTAL}): adding "
-                f"the {n_synthetic} synthetic images changed macro-F1 by {m['diff']:+.3f} {tail}, which is not "
+        return (f"Too few real test faces to tell (n = {n_test}; a verdict needs at least "
+                f"{MIN_TEST_TOTAL}): adding "
+                f"the {n_synthetic} synthetic images changed macro-F1 by {m['diff']:+.3f} {tail}, "
+                "which is not "
                 f"evidence either way.")
     d = f"{abs(m['diff']):.3f}" if m['verdict'] != 'no measurable effect' else f"{m['diff']:+.3f}"
     head = SAY[m['verdict']].format(n=n_synthetic, t=n_test, d=d)
@@ -388,8 +397,10 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
     splits = load_splits(out)
     cfg = eval_config(out, cfg, **overrides)
     labels, test = _labels(splits), real_only(splits['test'])
-    if not len(test): raise InputError(f"{out}: the test split holds no real image, so there is nothing to score on")
-    if not (splits['train'].source == 'original').any(): raise InputError(f"{out}: the train split holds no real image")
+    if not len(test): raise InputError(f"{out}: the test split holds no real image, so there is "
+                                       "nothing to score on")
+    if not (splits['train'].source == 'original').any(): raise InputError(f"{out}: the train split "
+                                                                          "holds no real image")
     with RunLock(out):
         preds, y, clf, seeds = train_arms(splits, cfg, labels, out/'cache')
         ev = dict(summarise(preds, y, labels, cfg), labels=labels, seeds=seeds, arms_meaning=ARMS,

@@ -158,7 +158,8 @@ def _guard_out(cfg:RunConfig)->Path:
     if cfg.raw_root:
         raw = Path(cfg.raw_root).resolve()
         if root == raw or raw in root.parents or root in raw.parents:
-            raise InputError(f"out_dir/curated ({root}) overlaps raw_root ({raw}); raw_root is read-only: choose another out_dir")
+            raise InputError(f"out_dir/curated ({root}) overlaps raw_root ({raw}); raw_root is "
+                             "read-only: choose another out_dir")
     return root
 
 
@@ -197,7 +198,8 @@ def remove_stale(
             else: left.append(p.relative_to(root).as_posix())
         if Path(dirpath) != root: remove_empty_dirs(root, dirpath)
     if n: log.info('removed %d stale file(s) under %s', n, root)
-    if left: log.warning('left alone %d file(s) under %s that no run of ours wrote (or that changed since), '
+    if left: log.warning('left alone %d file(s) under %s that no run of ours wrote (or that '
+                         'changed since), '
                          'e.g. %s', len(left), root, sorted(left)[:3])
     return dict(removed=n, left_alone=sorted(left))
 
@@ -243,7 +245,8 @@ def export_curated(
     rows = curated_paths(curated)
     dests = [str(cfg.out.resolve()/p) for p in rows.path]
     missing = [f for f in rows.file_path if not os.path.isfile(f)]
-    if missing: raise InputError(f"{len(missing)} source image(s) vanished since the scan, e.g. {missing[:3]}; rerun the scan")
+    if missing: raise InputError(f"{len(missing)} source image(s) vanished since the scan, e.g. "
+                                 f"{missing[:3]}; rerun the scan")
     make_dirs(cfg.out, 'curated')       # refuses a curated/ that is a link
     keep = set(dests) | {str(root/s/METADATA) for s in SPLITS}
     stale = remove_stale(root, keep, previous_outputs(cfg.out))
@@ -256,7 +259,8 @@ def export_curated(
     counts = {k: done.count(k) for k in ('linked', 'copied', 'converted', 'skipped')}
     out = dict(total=len(res), **counts, **stale, seconds=round(time.perf_counter() - t0, 3),
                sha256=dict(zip(rows.path, (r[1] for r in res))))
-    log.info('exported %(total)d images: %(linked)d linked, %(copied)d copied, %(converted)d converted, '
+    log.info('exported %(total)d images: %(linked)d linked, %(copied)d copied, %(converted)d '
+             'converted, '
              '%(skipped)d already there, %(removed)d stale removed', out)
     return out
 
@@ -642,7 +646,8 @@ def plan_mirror(
     if not (root/MIRROR_INDEX).exists():      # the index proves a mirror of ours lives here: its top files are ours
         clash += [r for r in MIRROR_TOP if foreign(r, None)]
     if clash:
-        raise InputError(f"mirror_root {root} holds {len(clash)} file(s) the mirror did not write at paths it needs, "
+        raise InputError(f"mirror_root {root} holds {len(clash)} file(s) the mirror did not write "
+                         "at paths it needs, "
                          f"e.g. {clash[:3]}; move them away or choose another mirror_root")
     stale = [r for r in sorted(index) if r not in files and r not in MIRROR_TOP]
     remove = [r for r in stale if mirror_owns(root, r, index)]

@@ -86,7 +86,8 @@ def find_factory(model_id:str)->Callable|None:
     if pre: return GENERATORS[max(pre, key=len)]
     if is_builtin_model(model_id):
         known = sorted(k for k in GENERATORS if is_builtin_model(k))
-        raise ConfigError(f"unknown built-in model {model_id!r}{did_you_mean(model_id, known) or ';'} built-ins: "
+        raise ConfigError("unknown built-in model "
+                          f"{model_id!r}{did_you_mean(model_id, known) or ';'} built-ins: "
                           f"{', '.join(known)}")
     return None
 
@@ -147,7 +148,8 @@ def run_batched(
             log.warning('out of memory at batch size %d; retrying at %d', size, size // 2)
             size //= 2
             continue
-        if len(res) != len(chunk): raise RuntimeError(f'batch of {len(chunk)} gave {len(res)} results')
+        if len(res) != len(chunk): raise RuntimeError(f'batch of {len(chunk)} gave {len(res)} '
+                                                      'results')
         out.extend(res)
         i += len(chunk)
     return out, size
@@ -168,15 +170,18 @@ def check_weights(
                and not any(p.suffix == '.safetensors' for p in _weight_files(d))]
     if pickled and not allow_pickle:
         files = [str(p.relative_to(folder)) for d in pickled for p in _weight_files(folder/d)]
-        raise InputError(f"{folder} has pickle weights only ({', '.join(files)}): pickle files can run code when "
-                         "loaded. Convert them to .safetensors, or set allow_pickle=True if you trust them.")
+        raise InputError(f"{folder} has pickle weights only ({', '.join(files)}): pickle files can "
+                         "run code when "
+                         "loaded. Convert them to .safetensors, or set allow_pickle=True if you "
+                         "trust them.")
     return pickled
 
 def check_weight_file(path:str|Path, allow_pickle:bool=False)->Path:
     "Refuse a single-file checkpoint that is a pickle (`.ckpt`, `.bin`, ...) unless `allow_pickle`."
     p = Path(path)
     if p.suffix in PICKLE_SUFFIXES and not allow_pickle:
-        raise InputError(f"{p} is a pickle checkpoint ({p.suffix}), which can run code when loaded; use a "
+        raise InputError(f"{p} is a pickle checkpoint ({p.suffix}), which can run code when "
+                         "loaded; use a "
                          ".safetensors file, or set allow_pickle=True if you trust it.")
     return p
 
@@ -203,8 +208,10 @@ def _offline()->bool:
 def _download_help(model_id:str, revision:str)->str:
     rev = f' --revision {revision}' if revision else ''
     return (f"download it once on a machine with network: `hf download {model_id}{rev}` (or "
-            f"`huggingface-cli download {model_id}{rev}`), which fills the Hugging Face cache (HF_HOME); or set "
-            f"model_id to a local folder saved with `save_pretrained`; or use model_id='builtin:tiny' to test the "
+            f"`huggingface-cli download {model_id}{rev}`), which fills the Hugging Face cache "
+            "(HF_HOME); or set "
+            "model_id to a local folder saved with `save_pretrained`; or use "
+            "model_id='builtin:tiny' to test the "
             f"pipeline offline")
 
 def _download(model_id, revision, use_safetensors, local_files_only):
@@ -219,18 +226,22 @@ def check_model_id(cfg:RunConfig)->None:
     mid, p = cfg.model_id, Path(cfg.model_id).expanduser()
     if mid.startswith('folder:'):
         if not Path(mid[len('folder:'):]).expanduser().is_dir():
-            raise InputError(f"model_id {mid!r}: {mid[len('folder:'):]} is not a folder (of images per label)")
+            raise InputError(f"model_id {mid!r}: {mid[len('folder:'):]} is not a folder (of images "
+                             "per label)")
         return
     if find_factory(mid) is not None: return            # a built-in or another registered backend
     if p.is_dir():
         if not (p/'model_index.json').is_file():
-            raise InputError(f"{p} is not a diffusers pipeline folder (no model_index.json); save one with "
+            raise InputError(f"{p} is not a diffusers pipeline folder (no model_index.json); save "
+                             "one with "
                              "`pipe.save_pretrained(folder)`")
         return
     if p.suffix in WEIGHT_SUFFIXES: check_weight_file(p, cfg.allow_pickle)
     if p.suffix in WEIGHT_SUFFIXES or not _HUB_ID.match(mid):
-        raise InputError(f"model_id {mid!r} is neither an existing folder nor a Hugging Face hub id "
-                         "('owner/name'); single-file checkpoints are not supported: convert them to a diffusers "
+        raise InputError(f"model_id {mid!r} is neither an existing folder nor a Hugging Face hub "
+                         "id "
+                         "('owner/name'); single-file checkpoints are not supported: convert them "
+                         "to a diffusers "
                          "folder (diffusers' `from_single_file(...).save_pretrained(folder)`)")
 
 def resolve_model_folder(cfg:RunConfig)->tuple:
@@ -241,14 +252,18 @@ def resolve_model_folder(cfg:RunConfig)->tuple:
     st = None if cfg.allow_pickle else True
     try: folder = _download(mid, cfg.model_revision, st, local_files_only=True)
     except Exception as e:
-        if _offline(): raise InputError(f"model {mid!r} is not in the local Hugging Face cache (and no folder {p} "
-                                        f"exists) and HF_HUB_OFFLINE is set; {_download_help(mid, cfg.model_revision)}") from None
+        if _offline(): raise InputError(f"model {mid!r} is not in the local Hugging Face cache "
+                                        f"(and no folder {p} "
+                                        "exists) and HF_HUB_OFFLINE is set; "
+                                        f"{_download_help(mid, cfg.model_revision)}") from None
         log.info('model %s not cached (%s); downloading', mid, type(e).__name__)
         try: folder = _download(mid, cfg.model_revision, st, local_files_only=False)
         except Exception as e2:
-            hint = (' The repository may only have pickle (.bin/.ckpt) weights: set allow_pickle=True if you trust '
+            hint = (' The repository may only have pickle (.bin/.ckpt) weights: set '
+                    'allow_pickle=True if you trust '
                     'them.' if 'safetensors' in str(e2) else '')
-            raise InputError(f"could not load model {mid!r}: not in the local cache and the download failed "
+            raise InputError(f"could not load model {mid!r}: not in the local cache and the "
+                             "download failed "
                              f"({type(e2).__name__}: {str(e2).strip()}).{hint} To fix: "
                              f"{_download_help(mid, cfg.model_revision)}") from None
     return Path(folder), snapshot_revision(folder) or cfg.model_revision
@@ -282,7 +297,8 @@ def scheduler_class(name:str):
     cls = getattr(diffusers, name, None)
     if not (isinstance(cls, type) and issubclass(cls, diffusers.SchedulerMixin)):
         known = sorted(n for n in dir(diffusers) if n.endswith('Scheduler') and n[0].isupper())
-        raise ConfigError(f"scheduler={name!r} is not a diffusers scheduler; use 'default' or one of: {', '.join(known)}")
+        raise ConfigError(f"scheduler={name!r} is not a diffusers scheduler; use 'default' or one "
+                          f"of: {', '.join(known)}")
     return cls
 
 def set_scheduler(pipe, name:str)->str:
@@ -307,7 +323,8 @@ def load_pipeline(
     try:
         with quiet_loading(): pipe = StableDiffusionPipeline.from_pretrained(str(folder), **kw)
     except (OSError, ValueError, TypeError) as e:
-        raise InputError(f"could not load a Stable Diffusion pipeline from {folder}: {type(e).__name__}: {e}") from None
+        raise InputError(f"could not load a Stable Diffusion pipeline from {folder}: "
+                         f"{type(e).__name__}: {e}") from None
     if not cfg.safety_checker and (Path(folder)/'safety_checker').is_dir():
         log.warning('the model ships a safety checker; it is off because safety_checker=False')
     return pipe
@@ -475,10 +492,14 @@ def diffusers_generator(cfg:RunConfig)->DiffusersGenerator:
 TINY_VERSION = 'v1'            # bump when the recipe below changes: a new cache folder is built
 TINY_GEN_SIZE = 128
 TINY_INIT_SEED = 20250924
-TOKEN_WORDS = ('a an the of in on with and photo portrait close-up face person man woman child young old '
-               'happy sad angry fear fearful neutral surprise surprised disgust disgusted smiling frowning '
-               'crying scared shocked calm expression looking at camera studio light lighting soft natural '
-               'black white grayscale color high quality detailed realistic blurry cartoon drawing text '
+TOKEN_WORDS = ('a an the of in on with and photo portrait close-up face person man woman child '
+               'young old '
+               'happy sad angry fear fearful neutral surprise surprised disgust disgusted smiling '
+               'frowning '
+               'crying scared shocked calm expression looking at camera studio light lighting soft '
+               'natural '
+               'black white grayscale color high quality detailed realistic blurry cartoon drawing '
+               'text '
                'watermark deformed lowres').split()
 
 def bytes_to_unicode()->dict:
@@ -656,14 +677,16 @@ FOLDER_SUFFIXES = ('.png', '.jpg', '.jpeg', '.webp')
 def read_rgb(path:str|Path, max_pixels:int)->Image.Image:
     "Decode `path` as an upright RGB image; ValueError when it has more than `max_pixels` pixels."
     with Image.open(path) as im:
-        if im.width * im.height > max_pixels: raise ValueError(f'{im.width}x{im.height} exceeds max_pixels={max_pixels}')
+        if im.width * im.height > max_pixels: raise ValueError(f'{im.width}x{im.height} exceeds '
+                                                               f'max_pixels={max_pixels}')
         return ImageOps.exif_transpose(im).convert('RGB')
 
 class FolderGenerator:
     "Candidates read from `<root>/<label>/*` in sorted order, one file per unit."
     def __init__(self, cfg:RunConfig, root:str|Path):
         self.cfg, self.root, self._files = cfg, Path(root).expanduser(), {}
-        if not self.root.is_dir(): raise InputError(f"folder generator: {self.root} is not a folder (model_id={cfg.model_id!r})")
+        if not self.root.is_dir(): raise InputError(f"folder generator: {self.root} is not a "
+                                                    f"folder (model_id={cfg.model_id!r})")
 
     def files(self, label:str)->list:
         "The image files of `label`, sorted by name (listed once)."
@@ -682,7 +705,8 @@ class FolderGenerator:
         p = files[u.index]
         try: im = read_rgb(p, self.cfg.max_pixels)
         except Exception as e: return Candidate(u, None, make_record(**rec, source_path=str(p),
-                                                                     error=f'{type(e).__name__}: {e}'[:300]))
+                                                                     error=f'{type(e).__name__}: '
+                                                                           f'{e}'[:300]))
         return Candidate(u, im, make_record(**rec, source_path=str(p), gen_width=im.width,
                                             gen_height=im.height))
 

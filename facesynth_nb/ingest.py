@@ -65,8 +65,10 @@ def refuse_confusable_labels(labels)->None:
     g = clash[0]
     a, b = g[0], next(x for x in g if x != g[0])
     hint = json.dumps({b: a}, ensure_ascii=False)
-    raise InputError(f"class folders {ascii(a)} and {ascii(b)} look alike (same letters after NFKC and look-alike "
-                     f"folding) but are different labels; rename one, or merge them with --label_map '{hint}'")
+    raise InputError(f"class folders {ascii(a)} and {ascii(b)} look alike (same letters after NFKC "
+                     "and look-alike "
+                     "folding) but are different labels; rename one, or merge them with "
+                     f"--label_map '{hint}'")
 
 # %% ../nbs/10_ingest.ipynb #e3d48c4b
 SPLIT_ALIASES = {'train': 'train', 'training': 'train', 'val': 'val', 'valid': 'val',
@@ -182,7 +184,8 @@ def read_gray(
     im = _exif_upright(im)
     try: return to_gray(im), mode
     except Exception as e: raise BadFile('corrupt',
-                                         f'cannot convert {mode} to grayscale: {type(e).__name__}: {e}') from None
+                                         f'cannot convert {mode} to grayscale: {type(e).__name__}: '
+                                         f'{e}') from None
 
 # %% ../nbs/10_ingest.ipynb #a90b1036
 def describe_grays(
@@ -261,7 +264,8 @@ def walk_raw_root(
                 bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8',
                                                                         'backslashreplace'),
                                                                         'unreadable',
-                                                                        'the name is not valid UTF-8; rename it'))
+                                                                        'the name is not valid '
+                                                                        'UTF-8; rename it'))
                 continue
             kind = _entry(e, r, real_root)
             if kind[0] == 'bad': bad.append((r,) + kind[1:])
@@ -294,7 +298,8 @@ def find_fer_csv(
     if len(fer) == 1: return fer[0]
     if not fer: raise InputError(f"no FER2013-style CSV (with columns emotion and pixels) in {p}"
                                  + (f"; CSV files there: {', '.join(c.name for c in cands)}" if cands else ''))
-    raise InputError(f"{p} holds several FER2013-style CSVs ({', '.join(c.name for c in fer)}); set raw_root to one of them")
+    raise InputError(f"{p} holds several FER2013-style CSVs ({', '.join(c.name for c in fer)}); "
+                     "set raw_root to one of them")
 
 # %% ../nbs/10_ingest.ipynb #75d7a8a7
 def detect_layout(
@@ -304,7 +309,8 @@ def detect_layout(
     p = Path(raw_root)
     if p.is_file():
         if p.suffix.lower() == '.csv': return 'csv'
-        raise InputError(f"raw_root {p} is a file but not a CSV; give a folder of class folders, split folders, or the FER2013 CSV")
+        raise InputError(f"raw_root {p} is a file but not a CSV; give a folder of class folders, "
+                         "split folders, or the FER2013 CSV")
     dirs = sorted(d.name for d in p.iterdir() if d.is_dir() and not _skipped(d.name))
     if not dirs:
         if any(c.suffix.lower() == '.csv' for c in p.iterdir() if not _skipped(c.name)): return 'csv'
@@ -313,7 +319,8 @@ def detect_layout(
     if len(splits) == len(dirs): return 'splits'
     if not splits: return 'folders'
     raise InputError(f"raw_root {p} mixes split folders ({', '.join(splits)}) and other folders "
-                     f"({', '.join(d for d in dirs if not split_name(d))}); set layout to 'splits' or 'folders'")
+                     f"({', '.join(d for d in dirs if not split_name(d))}); set layout to 'splits' "
+                     "or 'folders'")
 
 # %% ../nbs/10_ingest.ipynb #67262076
 FER_SIDE = 48
@@ -332,14 +339,17 @@ def parse_fer_row(
     if usage is not None:
         split = split_name(usage) or ''
         if not split: raise BadFile('csv_malformed',
-                                    f'unknown Usage {usage[:30]!r} (expected Training, PublicTest or PrivateTest)')
+                                    f'unknown Usage {usage[:30]!r} (expected Training, PublicTest '
+                                    'or PrivateTest)')
     s = pixels.strip()
     if s.translate(_DIGITS_SPACE): raise BadFile('csv_malformed',
-                                                 'pixels hold something other than digits and spaces')
+                                                 'pixels hold something other than digits and '
+                                                 'spaces')
     a = np.fromstring(s, dtype=np.int64, sep=' ') if s else np.zeros(0,
                                                                      np.int64)   # text mode: digits and spaces only
     if a.size != FER_SIDE * FER_SIDE: raise BadFile('csv_malformed',
-                                                    f'{a.size} pixel values, expected {FER_SIDE * FER_SIDE}')
+                                                    f'{a.size} pixel values, expected '
+                                                    f'{FER_SIDE * FER_SIDE}')
     if a.max() > 255: raise BadFile('csv_malformed', f'pixel value {int(a.max())} > 255')
     return FER_LABELS[int(e)], split, a.astype(np.uint8).reshape(FER_SIDE, FER_SIDE)
 
@@ -360,8 +370,10 @@ def read_fer_csv(
     except csv.Error: header = []
     if not {'emotion', 'pixels'} <= set(header):
         f.close()
-        raise InputError(f"{path} is not a FER2013 CSV: its header must name the columns emotion and pixels "
-                                    f"(and optionally Usage), got {', '.join(header[:5]) or 'nothing'}")
+        raise InputError(f"{path} is not a FER2013 CSV: its header must name the columns emotion "
+                         "and pixels "
+                                    "(and optionally Usage), got "
+                                    f"{', '.join(header[:5]) or 'nothing'}")
     ie, ip = header.index('emotion'), header.index('pixels')
     iu = header.index('usage') if 'usage' in header else None
     return iu is not None, _fer_rows(f, len(header), ie, ip, iu)
@@ -407,7 +419,8 @@ def map_chunks(
                 if len(pending) >= 3 * workers: pending = _drain(pending, bar, FIRST_COMPLETED)
             _drain(pending, bar, None)
             try: out = [f.result() for f in futs]
-            except BrokenProcessPool: raise InputError('a scan worker died (a file crashed the image decoder); '
+            except BrokenProcessPool: raise InputError('a scan worker died (a file crashed the '
+                                                       'image decoder); '
                                                        'rerun with workers=1 to find the file') from None
         finally: ex.shutdown(wait=True, cancel_futures=True)   # on Ctrl-C: drop queued chunks
     if bar is not None: bar.close()
@@ -643,7 +656,8 @@ def _scan_tree(root:Path, layout:str, cfg:RunConfig, cache:dict)->tuple:
     depth = 2 if layout == 'splits' else 1
     if layout == 'splits':
         bad = sorted(d.name for d in root.iterdir() if d.is_dir() and not _skipped(d.name) and not split_name(d.name))
-        if bad: raise InputError(f"layout 'splits' but {', '.join(bad)} in raw_root {root} is not a split folder (train, val, test, "
+        if bad: raise InputError(f"layout 'splits' but {', '.join(bad)} in raw_root {root} is not "
+                                 "a split folder (train, val, test, "
                                  "Training, PublicTest, PrivateTest, ...)")
     w = walk_raw_root(root, depth)
     rows, todo = [], []
@@ -784,7 +798,8 @@ def scan_raw_root(
         orig, bad, rows, n_read = _scan_csv(root, cfg, cfile)
         empty = []
     else:
-        if not root.is_dir(): raise InputError(f"layout '{layout}' needs raw_root to be a folder, got the file {root}")
+        if not root.is_dir(): raise InputError(f"layout '{layout}' needs raw_root to be a folder, "
+                                               f"got the file {root}")
         rows, w, n_read = _scan_tree(root, layout, cfg, load_cache(cfile))
         orig, bad = _file_rows(rows, w, root, layout, cfg)
         empty = _empty_classes(orig, w, bad, layout)
@@ -793,8 +808,10 @@ def scan_raw_root(
     save_cache(cfile, [r for r in rows if r['status'] != 'unreadable'])
     q = _quarantine_frame(bad)
     _write_csv(q, cfg.out/'quarantine.csv')
-    if empty: raise InputError(f"class folder(s) with no valid image: {', '.join(empty)}; see {cfg.out/'quarantine.csv'}")
-    if not orig['orig_id']: raise InputError(f'raw_root {root} holds no readable image; see {cfg.out/"quarantine.csv"}')
+    if empty: raise InputError(f"class folder(s) with no valid image: {', '.join(empty)}; see "
+                               f"{cfg.out/'quarantine.csv'}")
+    if not orig['orig_id']: raise InputError(f'raw_root {root} holds no readable image; see '
+                                             f'{cfg.out/"quarantine.csv"}')
     df = _originals_frame(orig, cfg)
     refuse_confusable_labels(df.label)
     _write_csv(df, cfg.out/'originals.csv')
@@ -803,7 +820,8 @@ def scan_raw_root(
                 reasons=q.reason.value_counts().to_dict(),
                 hidden_folders=int((q.reason == 'hidden').sum()),
                 seconds=round(time.perf_counter() - t0, 3))
-    log.info('scanned %s (%s layout): %d originals, %d quarantined, %d read and %d from cache in %.1f s', root, layout,
+    log.info('scanned %s (%s layout): %d originals, %d quarantined, %d read and %d from cache in '
+             '%.1f s', root, layout,
              len(df), len(q), n_read, info['cached'], info['seconds'])
     df.attrs.update(quarantine=tuple(q.itertuples(index=False, name=None)), scan=info)
     return df

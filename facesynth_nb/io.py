@@ -98,14 +98,17 @@ def check_root(root:str|Path, what:str='out_dir')->Path:
     try: os.stat(root)
     except FileNotFoundError:
         if os.path.islink(root):
-            raise InputError(f"{what} {root} is a symbolic link to {os.readlink(root)}, which does not "
+            raise InputError(f"{what} {root} is a symbolic link to {os.readlink(root)}, which does "
+                             "not "
                              "exist; remove the link or choose another folder") from None
         return root
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise InputError(f"{what} {root} is a symbolic link loop; remove it or choose another folder") from None
+            raise InputError(f"{what} {root} is a symbolic link loop; remove it or choose another "
+                             "folder") from None
         raise
-    if not os.path.isdir(root): raise InputError(f"{what} {root} is a file, not a folder; choose a folder")
+    if not os.path.isdir(root): raise InputError(f"{what} {root} is a file, not a folder; choose a "
+                                                 "folder")
     return root
 
 def refuse_links(root:str|Path, what:str='out_dir')->None:
@@ -228,8 +231,10 @@ class Journal:
             if legacy and b'"' + SUM_KEY.encode() + b'"' in line: legacy = False
             if (r := _parse_line(line, legacy)) is not None and legacy: old += 1
             if r is None:
-                raise JournalDamaged(f"{self.path} line {i} of {len(lines)} is damaged (not a whole record "
-                    "with its checksum); the run will not resume over it: restore the file, or rerun "
+                raise JournalDamaged(f"{self.path} line {i} of {len(lines)} is damaged (not a "
+                                     "whole record "
+                    "with its checksum); the run will not resume over it: restore the file, or "
+                    "rerun "
                     "with --restart to move this run aside and start over")
             out.append(r)
         if tail.strip(): log.warning('ignoring a cut last journal line in %s (a crash)', self.path)
@@ -282,7 +287,8 @@ class RunLock:
             raise InputError(f"{self.path} is held by pid {pid} on host {host!r}; if no run is "
                              f"using {self.path.parent} there, delete {self.path} and try again")
         if isinstance(pid, int) and _pid_alive(pid) and pid != os.getpid():
-            raise InputError(f"another run (pid {pid}) is using {self.path.parent}; wait for it, or stop "
+            raise InputError(f"another run (pid {pid}) is using {self.path.parent}; wait for it, "
+                             "or stop "
                              "it and rerun (add --restart to start over); if that process is gone, "
                              f"delete {self.path} by hand")
         if not o and time.time() - self.path.stat().st_mtime < 10:
@@ -376,7 +382,8 @@ def ensure_inside(
 )->Path:                # `path`, unchanged, when it is inside `root`
     "Return `path` when it lies inside `root`; raise `InputError` naming both otherwise."
     if not is_inside(path,
-                     root): raise InputError(f"{what} {str(path)!r} resolves outside {str(root)!r}; refused")
+                     root): raise InputError(f"{what} {str(path)!r} resolves outside "
+                                             f"{str(root)!r}; refused")
     return Path(path)
 
 # %% ../nbs/01_io.ipynb #89075021

@@ -74,7 +74,8 @@ def check_out_dir(out:str|Path)->None:
 # %% ../nbs/90_pipeline.ipynb #630e96fe
 def _move_aside(out:Path)->Path:
     if is_inside(os.getcwd(), out):
-        raise InputError(f"--restart cannot move out_dir {out} aside: it is (or holds) the current folder; "
+        raise InputError(f"--restart cannot move out_dir {out} aside: it is (or holds) the current "
+                         "folder; "
                          "run the command from another folder, or give another out_dir")
     out = Path(os.path.abspath(out))
     stamp = time.strftime('%Y%m%d-%H%M%S')
@@ -180,8 +181,10 @@ def check_disk(need_bytes:int, out_dir:str|Path, force:bool=False)->dict:
     free = shutil.disk_usage(p).free
     info = dict(need_bytes=int(need_bytes), free_bytes=int(free))
     if need_bytes > free and not force:
-        raise InputError(f"not enough free disk at {p}: the plan needs about {need_bytes/1e9:.2f} GB, "
-                         f"{free/1e9:.2f} GB are free; free some space, lower target_total, or pass --force")
+        raise InputError(f"not enough free disk at {p}: the plan needs about {need_bytes/1e9:.2f} "
+                         "GB, "
+                         f"{free/1e9:.2f} GB are free; free some space, lower target_total, or "
+                         "pass --force")
     return info
 
 # %% ../nbs/90_pipeline.ipynb #0d12469c
@@ -427,14 +430,16 @@ def key_figures(out_dir:str|Path)->pd.DataFrame:
     sc = st.get('split_counts') or {}
     rows = {
         'images in the corpus': f"{st['total_images']:,}",
-        'originals (quarantined)': f"{st['total_original']:,} ({(st.get('quarantined') or {}).get('count', 0):,})",
+        'originals (quarantined)': f"{st['total_original']:,} "
+                                   f"({(st.get('quarantined') or {}).get('count', 0):,})",
         'synthetic (share)': f"{st['total_synthetic']:,} ({st['synthetic_fraction']:.1%})",
         'candidates generated, accepted': f"{g.get('candidates', 0):,}, {g.get('accepted', 0):,}",
         'rejected by reason': _rejects(st),
         'train / val / test': ' / '.join(f"{sc.get(k, 0):,}" for k in ('train', 'val', 'test')),
         'class balance': (f"largest deviation {b['max_abs_deviation_pct']:.1f} % "
                           f"({'within' if b.get('within_tolerance') else 'outside'} tolerance)") if b else 'not recorded',
-        'integrity checks': f"all {len(checks)} passed" if not failed else f"{len(failed)} failed: {', '.join(failed)}",
+        'integrity checks': f"all {len(checks)} passed" if not failed else f"{len(failed)} failed: "
+                                                                           f"{', '.join(failed)}",
         'model': st.get('model_note') or st.get('generation_model_id', ''),
         'does it help?': ev.get('conclusion') or 'not evaluated (facesynth evaluate OUT_DIR)',
         'report': str(Path(out_dir)/'findings.html'),

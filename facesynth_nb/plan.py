@@ -90,7 +90,8 @@ def plan_needs(
     split_counts:pd.DataFrame|None=None,  # originals per label and split if already known (e.g. from curate's split)
 )->pd.DataFrame:                   # index label (sorted), `PLAN_COLUMNS`
     "How many synthetic images each label needs toward a uniform target, and how many the train cap allows."
-    if not len(originals): raise InputError('no originals to plan from: the scan found no readable image')
+    if not len(originals): raise InputError('no originals to plan from: the scan found no readable '
+                                            'image')
     for lab in sorted(set(originals.label)): check_label(lab, 'the originals table')
     sc = expected_split_counts(originals,
                                cfg) if split_counts is None else split_counts.reindex(columns=list(SPLITS), fill_value=0)

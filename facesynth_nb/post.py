@@ -84,6 +84,7 @@ def check_exported(paths:list, cfg:RunConfig, show:int=5)->int:
             continue
         if mode != cfg.color_mode or size != (cfg.image_size, cfg.image_size):
             bad.append(f'{p}: mode {mode} size {size[0]}x{size[1]}')
-    if bad: raise CheckFailed(f"{len(bad)} of {len(paths)} exported file(s) are not {cfg.image_size}x{cfg.image_size} "
+    if bad: raise CheckFailed(f"{len(bad)} of {len(paths)} exported file(s) are not "
+                              f"{cfg.image_size}x{cfg.image_size} "
                               f"{cfg.color_mode}: " + '; '.join(bad[:show]))
     return len(paths)

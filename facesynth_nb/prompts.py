@@ -22,13 +22,19 @@ _TAIL = 'natural skin texture, neutral background, well lit, ultra detailed, pho
 DEFAULT_BANK = {
     'version': 1,
     'prompts': {
-        'angry':    [f'portrait photo of {{person}} frowning angrily, furrowed brows, expressive angry face, {_TAIL}'],
-        'disgust':  [f'portrait photo of {{person}} with a disgusted grimace, wrinkled nose, expressive disgusted face, {_TAIL}'],
-        'fear':     [f'portrait photo of {{person}} looking frightened, wide eyes, expressive fearful face, {_TAIL}'],
+        'angry':    [f'portrait photo of {{person}} frowning angrily, furrowed brows, expressive '
+                     f'angry face, {_TAIL}'],
+        'disgust':  [f'portrait photo of {{person}} with a disgusted grimace, wrinkled nose, '
+                     f'expressive disgusted face, {_TAIL}'],
+        'fear':     [f'portrait photo of {{person}} looking frightened, wide eyes, expressive '
+                     f'fearful face, {_TAIL}'],
         'happy':    [f'portrait photo of {{person}} smiling, expressive happy face, {_TAIL}'],
-        'sad':      [f'portrait photo of {{person}} looking sad, downturned mouth, expressive sad face, {_TAIL}'],
-        'surprise': [f'portrait photo of {{person}} looking surprised, raised eyebrows, open mouth, expressive surprised face, {_TAIL}'],
-        'neutral':  [f'portrait photo of {{person}} with a calm neutral expression, relaxed expressionless face, {_TAIL}'],
+        'sad':      [f'portrait photo of {{person}} looking sad, downturned mouth, expressive sad '
+                     f'face, {_TAIL}'],
+        'surprise': [f'portrait photo of {{person}} looking surprised, raised eyebrows, open '
+                     f'mouth, expressive surprised face, {_TAIL}'],
+        'neutral':  [f'portrait photo of {{person}} with a calm neutral expression, relaxed '
+                     f'expressionless face, {_TAIL}'],
     },
     'axes': {
         'age': ['young adult', 'middle-aged', 'elderly', 'adult', 'older'],
@@ -56,8 +62,10 @@ DEFAULT_BANK = {
                        'shallow depth of field', 'editorial portrait, crisp detail',
                        'centered face, passport framing',
                        'documentary photo', '100mm macro lens, sharp eyes'],
-    'negative': ('cartoon, anime, illustration, painting, drawing, 3d render, several people, two people, multiple faces, '
-                 'blurry, blur, out of focus, text, watermark, logo, signature, deformed, disfigured, bad anatomy, '
+    'negative': ('cartoon, anime, illustration, painting, drawing, 3d render, several people, two '
+                 'people, multiple faces, '
+                 'blurry, blur, out of focus, text, watermark, logo, signature, deformed, '
+                 'disfigured, bad anatomy, '
                  'extra limbs, mutated face, cropped face, lowres'),
 }
 AXES_IN_PERSON = ('age',
@@ -70,12 +78,15 @@ def _strs(v, where:str, empty_ok:bool=False)->list:
     v = [v] if isinstance(v, str) else v
     if not isinstance(v, list) or not v or not all(isinstance(x,
                                                               str) and (empty_ok or x.strip()) for x in v):
-        raise ConfigError(f"{where} must be a non-empty list of {'' if empty_ok else 'non-empty '}strings, got {v!r}")
+        raise ConfigError(f"{where} must be a non-empty list of "
+                          f"{'' if empty_ok else 'non-empty '}strings, got {v!r}")
     return v
 
 def _check_template(p:str, where:str):
     names = {m.group(1) for m in re.finditer(r'\{([^{}]*)\}', p)}
-    if names - {'person'}: raise ConfigError(f"{where} has the placeholder(s) {sorted(names - {'person'})}; only {{person}} is allowed: {p!r}")
+    if names - {'person'}: raise ConfigError(f"{where} has the placeholder(s) "
+                                             f"{sorted(names - {'person'})}; only {{person}} is "
+                                             f"allowed: {p!r}")
 
 def validate_bank(
     bank:dict,        # a prompt bank
@@ -83,9 +94,11 @@ def validate_bank(
 )->dict:              # the same bank, label keys normalised, single strings made lists
     "Check a prompt bank's keys and values; `ConfigError` naming the key when something is wrong."
     if not isinstance(bank,
-                      dict): raise ConfigError(f'{source}: a prompt bank must be a mapping, got {type(bank).__name__}')
+                      dict): raise ConfigError(f'{source}: a prompt bank must be a mapping, got '
+                                               f'{type(bank).__name__}')
     unknown = sorted(set(bank) - set(BANK_KEYS))
-    if unknown: raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(BANK_KEYS)}")
+    if unknown: raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: "
+                                  f"{', '.join(BANK_KEYS)}")
     out = dict(version=bank.get('version', 1), prompts={}, axes={}, style_suffixes=[''],
                negative='')
     if not isinstance(bank.get('prompts', {}),
@@ -129,10 +142,12 @@ def load_prompt_bank(
     p = Path(cfg.prompts_file)
     y = read_yaml_file(p, 'prompts_file', max_aliases=0)     # regular, small, UTF-8, no aliases
     if not isinstance(y,
-                      dict): raise ConfigError(f'prompts_file {p} must hold a mapping (prompts:, axes:, ...), got {type(y).__name__}')
+                      dict): raise ConfigError(f'prompts_file {p} must hold a mapping (prompts:, '
+                                               f'axes:, ...), got {type(y).__name__}')
     replace = y.pop('replace', False)
     if not isinstance(replace,
-                      bool): raise ConfigError(f'prompts_file {p}: replace must be true or false, got {replace!r}')
+                      bool): raise ConfigError(f'prompts_file {p}: replace must be true or false, '
+                                               f'got {replace!r}')
     given = set(y)
     y = validate_bank(y, f'prompts_file {p}')
     if replace: return y
@@ -156,8 +171,10 @@ def check_bank_covers(
     "Raise `ConfigError` listing every label without a prompt in `bank`."
     missing = sorted(set(map(str, labels)) - set(bank['prompts']))
     if missing:
-        raise ConfigError(f"no prompt for label(s) {', '.join(repr(m) for m in missing)}: add them under 'prompts:' in a YAML "
-                          f"file and pass it as prompts_file, e.g.\nprompts:\n  {missing[0]}: \"portrait photo of {{person}} ..., "
+        raise ConfigError(f"no prompt for label(s) {', '.join(repr(m) for m in missing)}: add them "
+                          "under 'prompts:' in a YAML "
+                          f"file and pass it as prompts_file, e.g.\nprompts:\n  {missing[0]}: "
+                          f"\"portrait photo of {{person}} ..., "
                           f"expressive {missing[0]} face, {_TAIL}\"")
 
 # %% ../nbs/16_prompts.ipynb #5e666756

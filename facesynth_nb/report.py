@@ -94,7 +94,8 @@ def missing_keys(status:dict)->list:
 
 def check_status(status:dict)->dict:
     "`status` when it has every required key, else `InputError` naming the missing ones."
-    if miss := missing_keys(status): raise InputError(f"status.json lacks the findings' required key(s): {', '.join(miss)}")
+    if miss := missing_keys(status): raise InputError("status.json lacks the findings' required "
+                                                      f"key(s): {', '.join(miss)}")
     return status
 
 # %% ../nbs/70_report.ipynb #e5a6ea52
@@ -170,13 +171,19 @@ def banner(r:RunFiles)->str:
     "The warnings that open the report: untrained-model noise, demo originals; '' for a real run."
     out = []
     if is_builtin(r):
-        out.append(f"> **⚠ Mechanics demo: these images are untrained-model noise, not faces.** The synthetic images of this "
-                   f"run come from `{md_escape(r.status.get('generation_model_id'))}`, a built-in model with random weights. "
-                   f"They passed the gates as textures, to exercise the pipeline's mechanics; nothing here says anything about "
-                   f"synthetic faces. Run with a real model (e.g. Stable Diffusion 1.5 on a GPU) for that.")
+        out.append("> **⚠ Mechanics demo: these images are untrained-model noise, not faces.** "
+                   "The synthetic images of this "
+                   f"run come from `{md_escape(r.status.get('generation_model_id'))}`, a built-in "
+                   "model with random weights. "
+                   "They passed the gates as textures, to exercise the pipeline's mechanics; "
+                   "nothing here says anything about "
+                   "synthetic faces. Run with a real model (e.g. Stable Diffusion 1.5 on a GPU) "
+                   "for that.")
     if src := demo_source(r):
-        out.append(f"> **⚠ Demo originals.** The original images are real faces that ship with {src}, assigned to the labels "
-                   f"for this demo: the labels are not real expressions, and the numbers describe mechanics only.")
+        out.append("> **⚠ Demo originals.** The original images are real faces that ship with "
+                   f"{src}, assigned to the labels "
+                   "for this demo: the labels are not real expressions, and the numbers describe "
+                   "mechanics only.")
     return '\n\n'.join(out)
 
 # %% ../nbs/70_report.ipynb #24b61b12
@@ -219,7 +226,8 @@ def _shortfall(r:RunFiles)->str:
              if (_num((d or {}).get('shortfall')) or 0) > 0]
     gs = r.status.get('generation_shortfall') or {}
     items += [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} below its plan after generation "
-              f"({md_escape(d.get('cause') or 'no cause recorded')}: {CAUSES.get(d.get('cause'), 'see journal.jsonl')})"
+              f"({md_escape(d.get('cause') or 'no cause recorded')}: "
+              f"{CAUSES.get(d.get('cause'), 'see journal.jsonl')})"
               for l, d in sorted(gs.items()) if (_num((d or {}).get('shortfall')) or 0) > 0]
     return '; '.join(items) if items else 'none: every class got its planned synthetic images'
 
@@ -257,9 +265,11 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
                                                                                'test')) +
             f" (fractions {' / '.join(fmt_num(sf.get(k), 4) for k in ('train', 'val', 'test'))})",
         'Synthetic fraction, overall': fmt_frac(s.get('synthetic_fraction')),
-        'Synthetic fraction per class': '; '.join(f'{md_escape(l)} {fmt_frac(v.synthetic_fraction)} '
+        'Synthetic fraction per class': '; '.join(f'{md_escape(l)} '
+                                                  f'{fmt_frac(v.synthetic_fraction)} '
                                                   f'({fmt_int(v.synthetic)} of {fmt_int(v.total)})' for l, v in cc.iterrows()),
-        'Max class deviation': (f"{fmt_num(b.get('max_abs_deviation_pct'))} % of the mean class count"
+        'Max class deviation': (f"{fmt_num(b.get('max_abs_deviation_pct'))} % of the mean class "
+                                "count"
                                 + (f" ({md_escape(worst[0])})" if worst and _num(worst[1]) else '') if b else NOT_RECORDED),
         f'Within ±{TOLERANCE_PCT:g} % tolerance': fmt_bool(b.get('within_tolerance')),
         'Gray mean / std, original': _gray(r, 'original'),
@@ -321,18 +331,27 @@ def sec_stages(r:RunFiles, figs:dict)->str:
     acc = _acceptance(r)
     n_images = sum(1 for p in (r.out/'curated').rglob('*.png') if p.is_file()) if (r.out/'curated').is_dir() else None
     items = [
-        f"**Scan** `raw_root`: {fmt_int(len(r.originals) if len(r.originals) else s.get('total_original'))} readable originals, "
+        "**Scan** `raw_root`: "
+        f"{fmt_int(len(r.originals) if len(r.originals) else s.get('total_original'))} readable "
+        "originals, "
         f"{fmt_int(r.stat('quarantined.count', len(r.quarantine)))} quarantined (`quarantine.csv`).",
-        f"**Plan**: {fmt_int(_plan(r).planned.sum() if 'planned' in _plan(r) else None)} synthetic images planned toward "
+        f"**Plan**: {fmt_int(_plan(r).planned.sum() if 'planned' in _plan(r) else None)} synthetic "
+        "images planned toward "
         f"{fmt_int(_target_per_class(r))} per class (`plan.csv`).",
-        f"**Prompts**: bank `{md_escape(s.get('prompts_version_hash', NOT_RECORDED))[:16]}…`, one prompt and seed per unit.",
-        f"**Generate**: {_status_or_journal(r, 'candidates', '')} candidates with `{md_escape(s.get('generation_model_id'))}`.",
-        f"**Gates** ({' → '.join(_gate_names())}): {_status_or_journal(r, 'accepted', 'accepted')} accepted"
+        f"**Prompts**: bank `{md_escape(s.get('prompts_version_hash', NOT_RECORDED))[:16]}…`, one "
+        "prompt and seed per unit.",
+        f"**Generate**: {_status_or_journal(r, 'candidates', '')} candidates with "
+        f"`{md_escape(s.get('generation_model_id'))}`.",
+        f"**Gates** ({' → '.join(_gate_names())}): {_status_or_journal(r, 'accepted', 'accepted')} "
+        "accepted"
         + (f", acceptance rate {fmt_frac(acc.accepted.sum()/acc.candidates.sum())}" if len(acc) else '') + '.',
-        f"**Post-process**: every image {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}, mode `{md_escape(size.get('mode', NOT_RECORDED))}`.",
+        "**Post-process**: every image "
+        f"{fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}, mode "
+        f"`{md_escape(size.get('mode', NOT_RECORDED))}`.",
         f"**Curate**: {fmt_int(s.get('total_images'))} images split train/val/test; "
         f"{fmt_int(r.stat('over_cap_dropped.count'))} synthetic images dropped over the cap.",
-        f"**Export**: {fmt_int(n_images)} images under `curated/` (with a `metadata.csv` per split for HF imagefolder), "
+        f"**Export**: {fmt_int(n_images)} images under `curated/` (with a `metadata.csv` per split "
+        "for HF imagefolder), "
         "manifests `train.csv`, `val.csv`, `test.csv`.",
         f"**Diagnose**: {_n_plots(r)} plots under `{PLOTS}/`.", "**Report**: this document.",
     ]
@@ -342,9 +361,12 @@ def sec_stages(r:RunFiles, figs:dict)->str:
 def sec_prompts(r:RunFiles)->str:
     "the prompt bank's hash, how many distinct prompts were used, and one example per class."
     t = r.synthetic if 'prompt' in r.synthetic else r.journal
-    lines = [f"- Prompt bank version (`prompts_version_hash`): `{md_escape(r.status.get('prompts_version_hash', NOT_RECORDED))}`"]
-    if 'prompt' not in t or t.empty: return '\n'.join(lines + [f'- Prompts per image: {NOT_RECORDED}'])
-    lines.append(f"- Distinct prompts among {fmt_int(len(t))} recorded units: {fmt_int(t.prompt.nunique())}")
+    lines = ["- Prompt bank version (`prompts_version_hash`): "
+             f"`{md_escape(r.status.get('prompts_version_hash', NOT_RECORDED))}`"]
+    if 'prompt' not in t or t.empty: return '\n'.join(lines + ['- Prompts per image: '
+                                                               f'{NOT_RECORDED}'])
+    lines.append(f"- Distinct prompts among {fmt_int(len(t))} recorded units: "
+                 f"{fmt_int(t.prompt.nunique())}")
     ex = t.sort_values(['label', 'index'] if 'index' in t else ['label']).groupby('label').first()
     cols = [c for c in ('prompt', 'negative_prompt') if c in ex]
     return '\n'.join(lines) + '\n\nThe first prompt of each class:\n\n' + md_table(ex[cols])
@@ -441,7 +463,8 @@ def sec_integrity(r:RunFiles)->str:
         rows.append((c.get('name', c.get('check', '?')), fmt_bool(c.get('ok'), 'pass', 'FAIL'),
                      detail))
     head = (f"Integrity checks of the run: **{fmt_bool(integ.get('ok'), 'all passed', 'FAILED')}**" if integ else
-            f"Integrity checks of the run: {NOT_RECORDED} in status.json (`facesynth check OUT_DIR` runs them on the files).")
+            f"Integrity checks of the run: {NOT_RECORDED} in status.json (`facesynth check "
+            "OUT_DIR` runs them on the files).")
     out = head + ('\n\n' + md_table(pd.DataFrame(rows, columns=['check', 'verdict',
                                                                 'detail'])) if rows else '')
     cc = [(n, fmt_bool(ok, 'pass', 'FAIL'), d) for n, ok, d in cross_checks(r)]
@@ -455,16 +478,22 @@ def expression_risk(r:RunFiles)->str:
     gate = q.get('label_gate')
     review = f"a sample must be reviewed by a person ({ref('stages')}, thumbnails)"
     if not v or gate in (None, 'off'):
-        return ('**Prompted expressions are not verified.** The label gate was off in this run: the gates checked for a '
-                f'face, sharpness and novelty, not that the face shows the prompted emotion; {review}.')
+        return ('**Prompted expressions are not verified.** The label gate was off in this run: '
+                'the gates checked for a '
+                'face, sharpness and novelty, not that the face shows the prompted emotion; '
+                f'{review}.')
     acc = _num(v.get('accuracy', v.get('cv_accuracy')))
     c = (q.get('counts') or {}).get('label') or {}
     did = (f"rejected {fmt_int(c.get('failed'))} candidates" if gate == 'reject' else
-           f"only flagged {fmt_int(c.get('flagged'))} candidates (its accuracy is below the {fmt_frac(q.get('label_auto_floor'))} "
+           f"only flagged {fmt_int(c.get('flagged'))} candidates (its accuracy is below the "
+           f"{fmt_frac(q.get('label_auto_floor'))} "
            "from which `label_policy` auto rejects)")
-    return (f"**Prompted expressions are checked, not guaranteed.** A {md_escape(v.get('kind', 'embedding'))} validator "
-            f"trained on the train originals is right on {fmt_frac(acc)} of held-out originals, so it errs on about "
-            f"{fmt_frac(None if acc is None else 1 - acc)} of faces; the label gate {did}. Mislabelled synthetic faces "
+    return ("**Prompted expressions are checked, not guaranteed.** A "
+            f"{md_escape(v.get('kind', 'embedding'))} validator "
+            f"trained on the train originals is right on {fmt_frac(acc)} of held-out originals, so "
+            "it errs on about "
+            f"{fmt_frac(None if acc is None else 1 - acc)} of faces; the label gate {did}. "
+            "Mislabelled synthetic faces "
             f"remain likely; {review}.")
 
 # %% ../nbs/70_report.ipynb #8d1cc95e
@@ -475,38 +504,53 @@ def sec_risks(r:RunFiles)->str:
     cap = r.setting('synthetic_cap')
     train_max = sc.xs('train', level='split').synthetic_fraction.max() if len(sc) else None
     items = []
-    if is_builtin(r): items.append('**Not faces.** The synthetic images come from an untrained built-in model; do not train on them.')
-    items.append(f"**Synthetic share.** {fmt_frac(s.get('synthetic_fraction'))} of the corpus is synthetic; the highest share of a class "
-                 f"in train is {fmt_frac(train_max)} (cap {fmt_num(cap)}). A model may learn the generator's style instead of expressions.")
+    if is_builtin(r): items.append('**Not faces.** The synthetic images come from an untrained '
+                                   'built-in model; do not train on them.')
+    items.append(f"**Synthetic share.** {fmt_frac(s.get('synthetic_fraction'))} of the corpus is "
+                 "synthetic; the highest share of a class "
+                 f"in train is {fmt_frac(train_max)} (cap {fmt_num(cap)}). A model may learn the "
+                 "generator's style instead of expressions.")
     lk = s.get('leakage') or {}
     conflicts, groups = lk.get('label_conflict_groups'), None
     if conflicts is None and {'label_conflict', 'near_group'} <= set(o.columns):
         conflicts = o.near_group[o.label_conflict.astype(str).str.lower().eq('true')].nunique()
     if 'near_group' in o and len(o): groups = int((o.groupby('near_group').size() > 1).sum())
-    items.append(f"**Label noise in the originals.** {fmt_int(conflicts)} near-duplicate groups of originals carry conflicting labels; "
-                 f"{fmt_int(groups)} groups hold more than one image (each kept within one split). FER-style labels are noisy.")
-    items.append(f"**Near-duplicates are judged by pHash** (distance ≤ {fmt_int(r.setting('hash_dist_max'))} of "
-                 f"{fmt_int((_num(r.setting('phash_size')) or 0)**2 or None)} bits): a synthetic face can still resemble a real person closely.")
+    items.append(f"**Label noise in the originals.** {fmt_int(conflicts)} near-duplicate groups of "
+                 "originals carry conflicting labels; "
+                 f"{fmt_int(groups)} groups hold more than one image (each kept within one split). "
+                 "FER-style labels are noisy.")
+    items.append("**Near-duplicates are judged by pHash** (distance ≤ "
+                 f"{fmt_int(r.setting('hash_dist_max'))} of "
+                 f"{fmt_int((_num(r.setting('phash_size')) or 0)**2 or None)} bits): a synthetic "
+                 "face can still resemble a real person closely.")
     items.append(expression_risk(r))
-    items.append("**Bias and licences.** The generator's training data shapes age, gender and skin-tone spread; check the model's licence "
-                 "and the originals' terms (FER2013 has no explicit open licence) before publishing the corpus.")
+    items.append("**Bias and licences.** The generator's training data shapes age, gender and "
+                 "skin-tone spread; check the model's licence "
+                 "and the originals' terms (FER2013 has no explicit open licence) before "
+                 "publishing the corpus.")
     return md_list(items)
 
 # %% ../nbs/70_report.ipynb #a2c7dcc5
 def sec_repro(r:RunFiles)->str:
     "what pins this run down: seeds, hashes, model, settings, software."
     s, env = r.status, r.env
-    items = [f"Seed: `{s.get('seed', NOT_RECORDED)}` (each image's seed derives from it and its unit `(label, index)`)",
-             f"Config hash: `{md_escape(s.get('config_hash') or r.run.get('config_hash') or NOT_RECORDED)}` (config in `run.json`)",
-             f"Model: `{md_escape(s.get('generation_model_id'))}`, revision `{md_escape(r.setting('model_revision') or 'default')}`, "
-             f"{fmt_int(r.setting('num_inference_steps'))} steps, guidance {fmt_num(r.setting('guidance_scale'), 1)}, "
+    items = [f"Seed: `{s.get('seed', NOT_RECORDED)}` (each image's seed derives from it and its "
+             "unit `(label, index)`)",
+             "Config hash: "
+             f"`{md_escape(s.get('config_hash') or r.run.get('config_hash') or NOT_RECORDED)}` "
+             "(config in `run.json`)",
+             f"Model: `{md_escape(s.get('generation_model_id'))}`, revision "
+             f"`{md_escape(r.setting('model_revision') or 'default')}`, "
+             f"{fmt_int(r.setting('num_inference_steps'))} steps, guidance "
+             f"{fmt_num(r.setting('guidance_scale'), 1)}, "
              f"scheduler `{md_escape(r.setting('scheduler', NOT_RECORDED))}`",
              f"Prompt bank: `{md_escape(s.get('prompts_version_hash'))}`",
              f"Created: {md_escape(s.get('created_timestamp'))}"]
     soft = {k: v for k, v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
     items.append('Software (env_report.json): ' + (', '.join(f'{md_escape(k)} {md_escape(v)}' for k,
                                                              v in sorted(soft.items())) or NOT_RECORDED))
-    items.append('Rerunning the same config into a fresh out_dir gives the same images up to float noise (compare by pHash); '
+    items.append('Rerunning the same config into a fresh out_dir gives the same images up to float '
+                 'noise (compare by pHash); '
                  'rerunning into this out_dir resumes from `journal.jsonl`.')
     return md_list(items)
 
@@ -516,9 +560,12 @@ def _cap_answer(r:RunFiles)->str:
     dropped = _num(r.stat('over_cap_dropped.count'))
     if {'need', 'allowed_by_cap'} <= set(p.columns):
         bind = p[p.need > p.allowed_by_cap]
-        txt = ('Yes, for ' + '; '.join(f'{md_escape(l)} (needs {fmt_int(v.need)}, the cap allows {fmt_int(v.allowed_by_cap)})'
+        txt = ('Yes, for ' + '; '.join(f'{md_escape(l)} (needs {fmt_int(v.need)}, the cap allows '
+                                       f'{fmt_int(v.allowed_by_cap)})'
                                        for l,
-                                       v in bind.iterrows()) if len(bind) else 'No: every class needs no more than the cap allows')
+                                       v in bind.iterrows()) if len(bind) else 'No: every class '
+                                                                               'needs no more than '
+                                                                               'the cap allows')
     else:
         causes = [l for l, d in r.stat('plan.per_class',
                                        {}).items() if (d or {}).get('shortfall_cause') == 'cap']
@@ -530,9 +577,11 @@ def _target_answer(r:RunFiles)->str:
     cc = class_composition(r)
     if per is None: return f'Target {NOT_RECORDED}; the corpus has {fmt_int(r.status.get("total_images"))} images.'
     short = [f'{md_escape(l)} {fmt_int(v)}' for l, v in cc.total.items() if v < per]
-    return (f"target_total {fmt_int(r.setting('target_total'))}, so {fmt_int(per)} per class; the corpus has "
+    return (f"target_total {fmt_int(r.setting('target_total'))}, so {fmt_int(per)} per class; the "
+            "corpus has "
             f"{fmt_int(r.status.get('total_images'))} images. "
-            + (f"Below the per-class target: {', '.join(short)}." if short else 'Every class reached it.'))
+            + (f"Below the per-class target: {', '.join(short)}." if short else 'Every class '
+                                                                                'reached it.'))
 
 def _gate_answer(r:RunFiles)->str:
     rb = r.stat('synthetic_generation.rejects_by_reason')
@@ -547,7 +596,8 @@ def _tone_answer(r:RunFiles)->str:
     dm, ds = _num(s.get('mean')), _num(s.get('std'))
     if None in (dm, ds, _num(o.get('mean')),
                 _num(o.get('std'))): return f'Gray statistics {NOT_RECORDED}.'
-    return (f"Synthetic gray mean {fmt_num(dm)} vs original {fmt_num(o['mean'])} (difference {fmt_num(dm - o['mean'])}); "
+    return (f"Synthetic gray mean {fmt_num(dm)} vs original {fmt_num(o['mean'])} (difference "
+            f"{fmt_num(dm - o['mean'])}); "
             f"std {fmt_num(ds)} vs {fmt_num(o['std'])}.")
 
 # %% ../nbs/70_report.ipynb #a0541e32
@@ -557,22 +607,28 @@ def sec_answers(r:RunFiles)->str:
     b = s.get('balance') or {}
     acc = _acceptance(r)
     size = s.get('image_size') or {}
-    rate = (f"{fmt_frac(acc.accepted.sum()/acc.candidates.sum())} of candidates were accepted overall "
+    rate = (f"{fmt_frac(acc.accepted.sum()/acc.candidates.sum())} of candidates were accepted "
+            "overall "
             f"({'; '.join(f'{md_escape(l)} {fmt_frac(v)}' for l, v in acc.rate.items())}), "
-            f"about {fmt_num(acc.candidates.sum()/max(acc.accepted.sum(), 1), 2)} candidates per accepted image." if len(acc) else f'Journal {NOT_RECORDED}.')
+            f"about {fmt_num(acc.candidates.sum()/max(acc.accepted.sum(), 1), 2)} candidates per "
+            "accepted image." if len(acc) else f'Journal {NOT_RECORDED}.')
     qa = [('Which target was used, and was it reached?', _target_answer(r)),
           ('Does the synthetic cap bind?', _cap_answer(r)),
           ('How many candidates does the model need per accepted image?', rate),
           ('Which gate rejects most?', _gate_answer(r)),
           (f'Is the corpus balanced within ±{TOLERANCE_PCT:g} %?',
-           f"{fmt_bool(b.get('within_tolerance'), 'Yes', 'No')}: the largest deviation is {fmt_num(b.get('max_abs_deviation_pct'))} %." if b else f'Balance {NOT_RECORDED}.'),
+           f"{fmt_bool(b.get('within_tolerance'), 'Yes', 'No')}: the largest deviation is "
+           f"{fmt_num(b.get('max_abs_deviation_pct'))} %." if b else f'Balance {NOT_RECORDED}.'),
           ('Grayscale or RGB?',
-           f"This run exported mode `{md_escape(size.get('mode', NOT_RECORDED))}` at {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}."),
+           f"This run exported mode `{md_escape(size.get('mode', NOT_RECORDED))}` at "
+           f"{fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}."),
           ('Do the synthetic images match the originals in tone?', _tone_answer(r)),
           ('Are the synthetic images usable faces?',
            'No: they come from an untrained built-in model (see the warning at the top).' if is_builtin(r) else
-           f"The face gate ({md_escape(r.setting('face_policy', NOT_RECORDED))}) kept only candidates with a detected face; "
-           f"whether they show the prompted expression: {label_check_said(r)}; a person should review a sample ({ref('stages')}).")]
+           f"The face gate ({md_escape(r.setting('face_policy', NOT_RECORDED))}) kept only "
+           "candidates with a detected face; "
+           f"whether they show the prompted expression: {label_check_said(r)}; a person should "
+           f"review a sample ({ref('stages')}).")]
     return '\n\n'.join(f'**{q}**  \n{a}' for q, a in qa)
 
 # %% ../nbs/70_report.ipynb #deaf04fd
@@ -587,10 +643,13 @@ def validator_md(v:dict,   # status.json's quality.validator (`LabelValidator/Cn
                                                         a in cmp.items())
             + '; `label_validator` = auto keeps the more accurate.') if len(cmp) > 1 else ''
     gate = {'reject': 'rejects', 'flag': 'only flags'}.get(q.get('label_gate'), 'is off')
-    return (f"**Label validator**: {md_escape(v.get('model') or 'logistic regression on embeddings')}, trained on the "
-            f"{fmt_int(v.get('n_train'))} train-split originals only; accuracy **{fmt_frac(acc)}** on {md_escape(where)} "
+    return ("**Label validator**: "
+            f"{md_escape(v.get('model') or 'logistic regression on embeddings')}, trained on the "
+            f"{fmt_int(v.get('n_train'))} train-split originals only; accuracy **{fmt_frac(acc)}** "
+            f"on {md_escape(where)} "
             f"(chance {fmt_frac(1 / max(len(v.get('recall') or {}), 1))}).{also} `label_policy` = "
-            f"`{md_escape(q.get('label_policy'))}`: the label gate **{gate}** candidates below P(label) = "
+            f"`{md_escape(q.get('label_policy'))}`: the label gate **{gate}** candidates below "
+            "P(label) = "
             f"{fmt_num(q.get('label_prob_min'))} (auto rejects from a validator accuracy of "
             f"{fmt_frac(q.get('label_auto_floor'))}).")
 
@@ -618,15 +677,22 @@ def _drift_md(q:dict)->str:
     fd, kid, sd = o.get(f'FD_{name}'), o.get(f'KID_{name}'), o.get(f'KID_{name}_std')
     if fd is None: return f'Drift: {NOT_RECORDED} (fewer than 2 images on a side).'
     yard = (f" For scale, the same figures between your own real train and real test originals "
-            f"({fmt_int(ref_.get('n_original'))} vs {fmt_int(ref_.get('n_synthetic'))}): FD_{name} = "
-            f"{fmt_sig(ref_.get(f'FD_{name}'))}, KID_{name} = {fmt_sig(ref_.get(f'KID_{name}'))}: synthetic drift near "
-            "this is as far as two samples of your own data lie apart; far above it, the synthetic faces look different "
+            f"({fmt_int(ref_.get('n_original'))} vs {fmt_int(ref_.get('n_synthetic'))}): FD_{name} "
+            "= "
+            f"{fmt_sig(ref_.get(f'FD_{name}'))}, KID_{name} = {fmt_sig(ref_.get(f'KID_{name}'))}: "
+            "synthetic drift near "
+            "this is as far as two samples of your own data lie apart; far above it, the synthetic "
+            "faces look different "
             "to this embedder." if ref_.get(f'FD_{name}') is not None else
             ' No yardstick: too few real test originals to compare your train and test faces.')
-    return (f"Drift between the {fmt_int(o.get('n_original'))} originals and the {fmt_int(o.get('n_synthetic'))} accepted "
-            f"synthetic images, on `{md_escape(name)}` features: **FD_{name} = {fmt_sig(fd)}**, **KID_{name} = "
-            f"{fmt_sig(kid)} ± {fmt_sig(sd)}** (mean ± std over subsets). 0 means the two sets look alike to this "
-            f"embedder; these are not Inception FID/KID and compare only with runs on the same embedder.{yard} Per-class "
+    return (f"Drift between the {fmt_int(o.get('n_original'))} originals and the "
+            f"{fmt_int(o.get('n_synthetic'))} accepted "
+            f"synthetic images, on `{md_escape(name)}` features: **FD_{name} = {fmt_sig(fd)}**, "
+            f"**KID_{name} = "
+            f"{fmt_sig(kid)} ± {fmt_sig(sd)}** (mean ± std over subsets). 0 means the two sets "
+            "look alike to this "
+            "embedder; these are not Inception FID/KID and compare only with runs on the same "
+            f"embedder.{yard} Per-class "
             f"FD with few images is dominated by its covariance estimate: read it with n.")
 
 def sec_semantic(r:RunFiles)->str:
@@ -638,16 +704,20 @@ def sec_semantic(r:RunFiles)->str:
     out = [f"**Embedder** `{md_escape(q.get('embedder'))}`: " + ', '.join(f'{k} {md_escape(str(x))}' for k, x in ident.items())
            + '.']
     if v: out.append(validator_md(v, q))
-    else: out.append('**Label validator**: not fitted (too few train originals, or `label_policy` off): the label gate is off.')
+    else: out.append('**Label validator**: not fitted (too few train originals, or `label_policy` '
+                     'off): the label gate is off.')
     sd = (q.get('counts') or {}).get('semantic_duplicate') or {}
-    out.append(f"**Semantic near-duplicates** (cosine ≥ {fmt_num(q.get('semantic_dup_min'))} with an original or an accepted "
-               f"image): {fmt_int(sd.get('rejected'))} rejected first, {fmt_int(sd.get('failed'))} failed, "
+    out.append(f"**Semantic near-duplicates** (cosine ≥ {fmt_num(q.get('semantic_dup_min'))} with "
+               "an original or an accepted "
+               f"image): {fmt_int(sd.get('rejected'))} rejected first, {fmt_int(sd.get('failed'))} "
+               "failed, "
                f"{fmt_int(sd.get('flagged'))} flagged.")
     out.append(_drift_md(q))
     t = quality_table(r)
     if len(t): out.append('Per class:\n\n' + md_table(t.map(lambda x: '–' if x is None else fmt_sig(x) if isinstance(x, float) else x)))
     ov = reject_overlaps(r)
-    if ov.to_numpy().sum(): out.append('Gates failed together (candidates failing both; diagonal: failing that gate):\n\n'
+    if ov.to_numpy().sum(): out.append('Gates failed together (candidates failing both; diagonal: '
+                                       'failing that gate):\n\n'
                                        + md_table(ov))
     return '\n\n'.join(out)
 
@@ -664,11 +734,16 @@ format:
 
 def sec_objective(r:RunFiles, figs:dict)->str:
     "Section 'Objective': what the run set out to do, with its folder, classes and cap."
-    return (f"Grow the facial-expression dataset in `{md_escape(r.setting('raw_root', NOT_RECORDED))}` "
-            f"({fmt_int(len(r.labels))} classes: {', '.join(map(md_escape, r.labels)) or NOT_RECORDED}) into a larger, "
-            "balanced corpus by adding synthetic faces from a text-to-image model, filtered for quality, merged with the "
-            "originals and split for training with the synthetic share of each class in train capped at "
-            f"{fmt_num(r.setting('synthetic_cap'))}; and say, with this run's numbers, what was made and whether it can "
+    return ("Grow the facial-expression dataset in "
+            f"`{md_escape(r.setting('raw_root', NOT_RECORDED))}` "
+            f"({fmt_int(len(r.labels))} classes: "
+            f"{', '.join(map(md_escape, r.labels)) or NOT_RECORDED}) into a larger, "
+            "balanced corpus by adding synthetic faces from a text-to-image model, filtered for "
+            "quality, merged with the "
+            "originals and split for training with the synthetic share of each class in train "
+            "capped at "
+            f"{fmt_num(r.setting('synthetic_cap'))}; and say, with this run's numbers, what was "
+            "made and whether it can "
             "be trusted.")
 
 def label_check_said(r:RunFiles)->str:
@@ -678,25 +753,31 @@ def label_check_said(r:RunFiles)->str:
     if not v or q.get('label_gate') in (None, 'off'):
         return 'not checked by this run (the label gate was off)'
     acc = fmt_frac(v.get('accuracy', v.get('cv_accuracy')))
-    return (f"checked by a {md_escape(v.get('kind', 'embedding'))} validator of accuracy {acc} on held-out originals; the "
-            f"label gate {'rejected' if q.get('label_gate') == 'reject' else 'only flagged'} mismatches ({ref('quality')})")
+    return (f"checked by a {md_escape(v.get('kind', 'embedding'))} validator of accuracy {acc} on "
+            "held-out originals; the "
+            f"label gate {'rejected' if q.get('label_gate') == 'reject' else 'only flagged'} "
+            f"mismatches ({ref('quality')})")
 
 def utility_said(r:RunFiles)->str:
     "Whether this run's corpus was evaluated on real faces, in one sentence."
     ev = r.evaluation
     if ev is None:
-        return ('not measured yet: `facesynth evaluate OUT_DIR` trains a classifier on the real train faces and on '
+        return ('not measured yet: `facesynth evaluate OUT_DIR` trains a classifier on the real '
+                'train faces and on '
                 'real + synthetic, and scores both on the real test faces.')
     return f"measured ({ref('evaluation')}): {md_escape(ev.get('conclusion', NOT_RECORDED))}"
 
 def sec_target(r:RunFiles, figs:dict)->str:
     "Section 'Target and scope': target, image format, splits, what was checked, and the plan table."
     size = r.status.get('image_size') or {}
-    lines = [f"- Target: {fmt_int(r.setting('target_total'))} images in all, {fmt_int(_target_per_class(r))} per class "
+    lines = [f"- Target: {fmt_int(r.setting('target_total'))} images in all, "
+             f"{fmt_int(_target_per_class(r))} per class "
              "(ceil(target_total / classes)).",
-             f"- Images: {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}, mode `{md_escape(size.get('mode'))}`; "
+             f"- Images: {fmt_int(size.get('width'))}×{fmt_int(size.get('height'))}, mode "
+             f"`{md_escape(size.get('mode'))}`; "
              f"splits {' / '.join(fmt_num(v) for v in r.setting('split_fractions', [])) or NOT_RECORDED} (train/val/test) "
-             f"of the originals; synthetic images go to {', '.join(r.setting('synthetic_splits', [])) or NOT_RECORDED}.",
+             "of the originals; synthetic images go to "
+             f"{', '.join(r.setting('synthetic_splits', [])) or NOT_RECORDED}.",
              f"- Generator: `{md_escape(r.status.get('generation_model_id'))}`.",
              f"- Prompted expressions: {label_check_said(r)}.",
              f"- Use for training a recognizer: {utility_said(r)}"]
@@ -706,9 +787,12 @@ def sec_quality_controls(r:RunFiles, figs:dict)->str:
     "Section 'Quality controls': the gates in order with their rules, their scores and results, and the figures."
     from facesynth_nb.gates import GATES
     order = ' → '.join(f"**{md_escape(n)}**" for n in GATES)
-    intro = (f"Every candidate is scored by the {len(GATES)} gates, in this order: {order}. It is kept only when no "
-             "gate that rejects fails it; a gate that only flags marks it (the list below says which did what). Every "
-             "score is recorded in `journal.jsonl`, accepted or not, with every gate a candidate failed "
+    intro = (f"Every candidate is scored by the {len(GATES)} gates, in this order: {order}. It is "
+             "kept only when no "
+             "gate that rejects fails it; a gate that only flags marks it (the list below says "
+             "which did what). Every "
+             "score is recorded in `journal.jsonl`, accepted or not, with every gate a candidate "
+             "failed "
              "(`reject_reasons`) and every gate that only flagged it (`flags`).")
     figs_md = [figure_md(r, n, figs) for n in ('label_confusion', 'rejections', 'gate_scores',
                                                'reject_examples',
@@ -721,20 +805,26 @@ def sec_enhancements(r:RunFiles, figs:dict)->str:
     "Section 'Enhancements': next steps that this run has not already done."
     ev, q = r.evaluation, r.status.get('quality') or {}
     items = []
-    if is_builtin(r): items.append('Run a real model on a GPU (Stable Diffusion 1.5 or a fine-tune) in batches; '
+    if is_builtin(r): items.append('Run a real model on a GPU (Stable Diffusion 1.5 or a '
+                                   'fine-tune) in batches; '
                                    '`builtin:tiny` only tests mechanics.')
-    if ev is None: items.append('Measure utility: `facesynth evaluate OUT_DIR` (a classifier trained on real vs real + '
+    if ev is None: items.append('Measure utility: `facesynth evaluate OUT_DIR` (a classifier '
+                                'trained on real vs real + '
                                 'synthetic faces, scored on the real test faces only).')
     elif (ev.get('classifier') or {}).get('name') != 'cnn':
-        items.append('Judge again with the stronger classifier: `facesynth evaluate OUT_DIR --classifier cnn` '
+        items.append('Judge again with the stronger classifier: `facesynth evaluate OUT_DIR '
+                     '--classifier cnn` '
                      '(seconds on a GPU, minutes to hours on a CPU).')
     if q.get('label_gate') != 'reject':
-        items.append('A label check that rejects: more train originals (the CNN validator learns more from more faces), '
+        items.append('A label check that rejects: more train originals (the CNN validator learns '
+                     'more from more faces), '
                      'or a GPU-trained validator; `label_validator` and `label_policy` choose it.')
-    items += ['Standard Inception FID/KID (torch-fidelity) next to the run\'s embedder figures, when its weights are '
+    items += ['Standard Inception FID/KID (torch-fidelity) next to the run\'s embedder figures, '
+              'when its weights are '
               'installed.',
               'A stronger face detector (BlazeFace, MTCNN) behind the same gate name.',
-              'Spread the prompts\' diversity axes (age, gender presentation, skin tone, pose, accessories, lighting) and '
+              'Spread the prompts\' diversity axes (age, gender presentation, skin tone, pose, '
+              'accessories, lighting) and '
               'report their balance.']
     return md_list(items)
 
@@ -753,7 +843,8 @@ FIGURES = dict(thumbnails='Originals and synthetic images per class',
                gallery_label='Candidates the label check calls another emotion',
                gallery_sharpness='Accepted synthetic images by sharpness',
                gallery_originals='Your originals worth a look')
-SAMPLE_NOTE = ('_Galleries show a sample (at most {rows} rows of {k} thumbnails each, so the report stays small at any run '
+SAMPLE_NOTE = ('_Galleries show a sample (at most {rows} rows of {k} thumbnails each, so the '
+               'report stays small at any run '
                'size); `journal.jsonl` and `originals.csv` list every case._')
 
 def figure_md(r:RunFiles, name:str, figs:dict)->str:
@@ -811,24 +902,33 @@ def rare_answer(ev:dict)->str:
             lines.append(f"- **{md_escape(lb)}**: not in the real test split: not measured.")
             continue
         n = c.get('n', (ev['split_sizes']['test_real'].get('per_label') or {}).get(lb))
-        lines.append(f"- **{md_escape(lb)}** ({fmt_int(tr.get(lb))} real train images): F1 {c['diff']:+.3f} "
-                     f"(95 % interval {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}; n = {fmt_int(n)} real test faces): "
+        lines.append(f"- **{md_escape(lb)}** ({fmt_int(tr.get(lb))} real train images): F1 "
+                     f"{c['diff']:+.3f} "
+                     f"(95 % interval {c['ci95'][0]:+.3f} to {c['ci95'][1]:+.3f}; n = {fmt_int(n)} "
+                     "real test faces): "
                      f"{md_escape(c['verdict'])}.")
-    return ('For the rare labels (fewest real train images; ties: the worst recognised), where added faces matter '
+    return ('For the rare labels (fewest real train images; ties: the worst recognised), where '
+            'added faces matter '
             'most:\n\n' + '\n'.join(lines))
 
 NEXT_STEPS = {
-    'too few real test faces to tell': 'Hold out more real test faces (at least {total}, and {per} per label) before '
+    'too few real test faces to tell': 'Hold out more real test faces (at least {total}, and {per} '
+                                       'per label) before '
         'reading any difference: with fewer, an interval rests on a handful of images.',
-    'worse': 'Do not train on this corpus as it is. Try the export options measured in benchmarks/RESULTS.md '
-             '(`synthetic_framing`, `synthetic_resample native`, `synthetic_tone match`), `label_policy reject`, and '
+    'worse': 'Do not train on this corpus as it is. Try the export options measured in '
+             'benchmarks/RESULTS.md '
+             '(`synthetic_framing`, `synthetic_resample native`, `synthetic_tone match`), '
+             '`label_policy reject`, and '
              'prompts closer to your faces (`--prompts_file`); then evaluate again.',
-    'no measurable effect': 'The synthetic faces neither helped nor hurt measurably. More real originals help most; '
+    'no measurable effect': 'The synthetic faces neither helped nor hurt measurably. More real '
+                            'originals help most; '
                             'try the export options and prompts above, and evaluate again.',
-    'gain': 'The synthetic faces helped on real faces. Check the per-label lines: a gain overall can hide a loss on '
+    'gain': 'The synthetic faces helped on real faces. Check the per-label lines: a gain overall '
+            'can hide a loss on '
             'one label.',
 }
-OTHERWISE = ('A stronger judge: on a GPU, `facesynth evaluate --classifier cnn` trains the CNN in seconds; on a CPU it '
+OTHERWISE = ('A stronger judge: on a GPU, `facesynth evaluate --classifier cnn` trains the CNN in '
+             'seconds; on a CPU it '
              'takes minutes per arm.')
 
 def next_steps(ev:dict)->str:
@@ -846,25 +946,36 @@ def sec_evaluation(r:RunFiles)->str:
     sz, clf = ev['split_sizes'], ev['classifier']
     emb = (clf.get('embedder') or {}).get('name')
     why = f" Why this classifier: {md_escape(clf['why'])}." if clf.get('why') else ''
-    how = (f"The same classifier (`{md_escape(clf['name'])}`{f' on {md_escape(emb)} embeddings' if emb else ''}) "
+    how = ("The same classifier "
+           f"(`{md_escape(clf['name'])}`{f' on {md_escape(emb)} embeddings' if emb else ''}) "
            f"was trained on the {fmt_int(sz['train_real']['total'])} real train images and on the "
-           f"{fmt_int(sz['train_mixed']['total'])} images of the train split as exported (real + synthetic)"
+           f"{fmt_int(sz['train_mixed']['total'])} images of the train split as exported (real + "
+           "synthetic)"
            + (f", and on the {fmt_int(sz['train_synthetic']['total'])} synthetic ones alone" if 'synthetic' in ev['arms'] else '')
-           + f", with the same budget, augmentation and {len(ev['seeds'])} seeds; each was scored on the "
-           f"{fmt_int(sz['test_real']['total'])} real test images only. Figures are mean ± std over seeds; "
-           f"intervals are 95 % paired bootstrap intervals ({fmt_int(ev['bootstrap']['resamples'])} resamples of the "
-           "test images). A difference is a gain only when its interval lies above zero, and no difference is read "
-           f"from fewer than {fmt_int((ev.get('min_test') or {}).get('total', 100))} real test faces." + why)
+           + f", with the same budget, augmentation and {len(ev['seeds'])} seeds; each was scored "
+             "on the "
+           f"{fmt_int(sz['test_real']['total'])} real test images only. Figures are mean ± std "
+           "over seeds; "
+           "intervals are 95 % paired bootstrap intervals "
+           f"({fmt_int(ev['bootstrap']['resamples'])} resamples of the "
+           "test images). A difference is a gain only when its interval lies above zero, and no "
+           "difference is read "
+           f"from fewer than {fmt_int((ev.get('min_test') or {}).get('total', 100))} real test "
+           "faces." + why)
     f1, cm = plot_evaluation_f1(r, ev), plot_evaluation_confusion(r, ev)
     n_test, seeds = fmt_int(sz['test_real']['total']), len(ev['seeds'])
     parts = [f"**{md_escape(ev['conclusion'])}**", rare_answer(ev), how, next_steps(ev),
              md_table(over), md_table(per),
              f'![Per-label F1, real vs real + synthetic]({f1.relative_to(r.out).as_posix()})',
-             f'_F1 per label on the {n_test} real test faces: bar = mean over {seeds} seeds, whisker = 95 % bootstrap '
-             'interval; a label whose real + synthetic bar stands above the real one gained from the synthetic faces._',
+             f'_F1 per label on the {n_test} real test faces: bar = mean over {seeds} seeds, '
+             'whisker = 95 % bootstrap '
+             'interval; a label whose real + synthetic bar stands above the real one gained from '
+             'the synthetic faces._',
              f'![Confusion matrices]({cm.relative_to(r.out).as_posix()})',
-             f"_Confusion matrices on the {n_test} real test faces: each row is a true label, its cells the % of that "
-             f"label's faces predicted as each column (predictions of all {seeds} seeds pooled); the diagonal is recall._"]
+             f"_Confusion matrices on the {n_test} real test faces: each row is a true label, its "
+             "cells the % of that "
+             f"label's faces predicted as each column (predictions of all {seeds} seeds pooled); "
+             "the diagonal is recall._"]
     return '\n\n'.join(p for p in parts if p) + '\n'
 
 # %% ../nbs/70_report.ipynb #cb58cc31
@@ -881,7 +992,8 @@ def findings_qmd(run:'RunFiles|str|Path', figs:dict|None=None)->str:
     bodies = {x.key: x.body(r, figs) for x in sorted(SECTIONS, key=lambda x: not x.early)}
     cfg = (s.get('config_hash') or r.run.get('config_hash') or NOT_RECORDED)[:12]
     out = [FRONT_MATTER.format(title='Findings: synthetic expansion of a facial-expression dataset',
-                               subtitle=f"run of {md_escape(s['created_timestamp'])}, config {md_escape(cfg)}"),
+                               subtitle=f"run of {md_escape(s['created_timestamp'])}, config "
+                                        f"{md_escape(cfg)}"),
            banner(r)]
     shown = [x for x in SECTIONS if bodies[x.key]]
     out += [f'## {i}. {x.title}\n\n{bodies[x.key].strip()}' for i, x in enumerate(shown, 1)]
@@ -994,7 +1106,8 @@ ENGINES = ('auto', 'quarto', 'builtin')
 def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Path:
     "Write findings.qmd, findings.md and a self-contained findings.html into `out_dir`; return the HTML's path."
     if engine not in ENGINES: raise InputError(f"report engine {engine!r} is not one of {ENGINES}")
-    if engine == 'quarto' and not shutil.which('quarto'): raise InputError("engine='quarto' but `quarto` is not on PATH")
+    if engine == 'quarto' and not shutil.which('quarto'): raise InputError("engine='quarto' but "
+                                                                           "`quarto` is not on PATH")
     r = load_run(out_dir)
     check_status(r.status)
     figs = diagnose(r) if figs is None else figs

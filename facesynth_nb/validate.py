@@ -127,7 +127,8 @@ class CnnValidator:
         y, y_held = np.asarray(y).astype(str), np.asarray(y_held).astype(str)
         labels, counts = sorted(str(v) for v in set(y)), pd.Series(y).value_counts()
         if len(labels) < 2 or counts.min() < 2 or not len(y_held):
-            raise ValueError(f'the validator needs >= 2 labels with >= 2 train faces each and held-out faces, got '
+            raise ValueError('the validator needs >= 2 labels with >= 2 train faces each and '
+                             'held-out faces, got '
                              f'{counts.to_dict()} and {len(y_held)} held out')
         idx = {lb: i for i, lb in enumerate(labels)}
         net = train_cnn(to_tensor(load_gray(files, VALIDATOR_SIZE), device),
@@ -154,7 +155,8 @@ class CnnValidator:
                     accuracy=round(self.accuracy, 4),
                     measured_on=f'{self.n_held} faces of {where}', compared=getattr(self, 'compared', {}),
                     recall={k: round(v, 4) for k, v in self.recall.items()}, epochs=self.epochs,
-                    model=f"CNN {'-'.join(map(str, CNN['widths']))} on {VALIDATOR_SIZE} px grayscale pixels")
+                    model=f"CNN {'-'.join(map(str, CNN['widths']))} on {VALIDATOR_SIZE} px "
+                          "grayscale pixels")
 
 # %% ../nbs/32_validate.ipynb #6842082e
 def validator_key(shas:list, labels:list, held_shas:list, held_labels:list, epochs:int,
@@ -199,7 +201,8 @@ def train_mask(originals:pd.DataFrame)->np.ndarray:
     if col not in originals: return np.ones(len(originals), bool)
     sp = originals[col].fillna('').astype(str).to_numpy()
     if col == 'split' and (sp == '').all():
-        log.warning('originals have no split fixed before generation: the validator sees all of them')
+        log.warning('originals have no split fixed before generation: the validator sees all of '
+                    'them')
         return np.ones(len(originals), bool)
     return sp == 'train'
 
