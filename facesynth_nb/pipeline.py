@@ -321,7 +321,7 @@ def run_pipeline(cfg:RunConfig,          # run settings
                  int(plan.planned.sum()), cfg.model_id)
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
         log.info('stage 3/3: curate, export, check and report')
-        from facesynth_nb.drift import quality_summary
+        from facesynth_nb.quality import quality_summary
         from facesynth_nb.synth import read_engine_info
         extra = dict(demo=demo, demo_source='scikit-image lfw_subset + astronaut' if demo else '',
                      generation_shortfall=generation_shortfall(plan, records),

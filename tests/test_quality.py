@@ -14,7 +14,7 @@ from facesynth_nb.ingest import scan_raw_root
 from facesynth_nb.prompts import load_prompt_bank
 from facesynth_nb.synth import synthesize, load_decisions
 from facesynth_nb.embed import HogEmbedder
-from facesynth_nb.drift import frechet_distance, kernel_distance
+from facesynth_nb.quality import frechet_distance, kernel_distance
 from facesynth_nb.pipeline import make_demo_raw_root
 
 LFW = [Image.fromarray(a).convert('RGB').resize((224, 224), Image.LANCZOS)
