@@ -75,7 +75,7 @@ browser-deps:
 
 pytest: setup
 	@$(call step,pytest (tests/: what crosses stages))
-	@$(BIN)/pytest tests/ -q -p no:cacheprovider || $(call fail,pytest,see the failures listed above)
+	@$(BIN)/pytest tests/ -q -p no:cacheprovider --durations=20 || $(call fail,pytest,see the failures listed above)
 
 test: setup sync lint nbtest browser-deps pytest
 

@@ -6,8 +6,8 @@
 __all__ = ['log', 'TMP_SUFFIX', 'TMP_PATTERN', 'DEMO_RAW', 'PNG_COMPRESS_LEVEL', 'SUM_KEY', 'STOP_SIGNALS', 'LinkRefused',
            'safe_path', 'make_dirs', 'remove_file', 'remove_empty_dirs', 'check_root', 'refuse_links', 'atomic_write',
            'atomic_write_json', 'png_bytes', 'save_png_atomic', 'remove_stale_tmp', 'sha256_file', 'JournalDamaged',
-           'record_sum', 'Journal', 'RunLock', 'ignore_stop_signals', 'WorkerPool', 'cpu_cores', 'n_workers',
-           'process_context', 'is_inside', 'ensure_inside', 'tree_hash']
+           'record_sum', 'Journal', 'RunLock', 'ignore_stop_signals', 'limit_native_threads', 'WorkerPool', 'cpu_cores',
+           'n_workers', 'process_context', 'is_inside', 'ensure_inside', 'tree_hash']
 
 # %% ../nbs/01_io.ipynb #383a4c4e
 import errno, hashlib, io, json, multiprocessing, os, re, signal, socket, stat, sys, time
@@ -326,9 +326,21 @@ def ignore_stop_signals()->None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)    # WorkerPool.submit blocked them
 
 # %% ../nbs/01_io.ipynb #c03ca20b
+def limit_native_threads(n:int=1)->None:
+    "Cap the threads of the native libraries loaded in this process (BLAS, OpenMP, OpenCV, torch) at `n`."
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(n)
+    except ImportError: pass
+    if (cv2 := sys.modules.get('cv2')) is not None: cv2.setNumThreads(n)
+    if (torch := sys.modules.get('torch')) is not None: torch.set_num_threads(n)
+
+# %% ../nbs/01_io.ipynb #764b64b9
 def _start_worker(initializer, initargs):
     ignore_stop_signals()
+    for v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = '1'
     if initializer is not None: initializer(*initargs)
+    limit_native_threads(1)
 
 class WorkerPool(ProcessPoolExecutor):
     "A process pool whose workers outlive SIGINT/SIGTERM to the process group (the main one ends them)."
