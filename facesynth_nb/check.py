@@ -27,6 +27,7 @@ log = get_logger(__name__)
 MAX_FILES_IN_MESSAGE = 10
 EVAL_FILE = 'evaluation.json'   # what `facesynth evaluate` writes (evaluate.EVAL_FILE)
 
+# %% ../nbs/55_check.ipynb #c846dc44
 def _result(check:str, ok:bool, detail:str, files=())->dict:
     return dict(check=check, ok=bool(ok), detail=detail, files=sorted(map(str, files)))
 
@@ -50,6 +51,7 @@ def load_run_config(
     log.warning('no env_report.json or run.json in %s: checking with the default config', out_dir)
     return RunConfig(out_dir=str(out_dir))
 
+# %% ../nbs/55_check.ipynb #0e384cdb
 def _read_manifest(p:Path)->pd.DataFrame|None:
     "One manifest, or None when it is missing or unreadable (`check_run_files` says which)."
     if not p.exists(): return None
@@ -59,6 +61,7 @@ def _read_manifest(p:Path)->pd.DataFrame|None:
         return None
     return m if 'path' in m.columns else None
 
+# %% ../nbs/55_check.ipynb #11b36519
 def read_manifests(
     out_dir:str|Path,  # a run's out_dir
 )->pd.DataFrame:       # rows of train/val/test.csv with a `split` column (missing files give no rows)
@@ -73,6 +76,7 @@ def check_artifacts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|N
     miss = [n for n in need if not (out_dir/n).exists()]
     return _result('artifacts_present', not miss, f'missing: {", ".join(miss)}' if miss else 'all artifacts present', miss)
 
+# %% ../nbs/55_check.ipynb #81de869a
 def _bad_image(p:Path, size:int, mode:str)->str:
     try:
         with Image.open(p) as im:
@@ -82,6 +86,7 @@ def _bad_image(p:Path, size:int, mode:str)->str:
     except Exception as e: return f'unreadable: {type(e).__name__}'
     return ''
 
+# %% ../nbs/55_check.ipynb #98cac664
 METADATA_FILES = tuple(f'curated/{s}/metadata.csv' for s in SPLITS)   # export.METADATA: Hugging Face's per split
 
 def curated_files(out_dir:Path)->list:
@@ -89,6 +94,7 @@ def curated_files(out_dir:Path)->list:
     files = (p for p in (out_dir/'curated').rglob('*') if p.is_file())
     return sorted(p for p in files if p.relative_to(out_dir).as_posix() not in METADATA_FILES)
 
+# %% ../nbs/55_check.ipynb #bb281393
 def check_image_format(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Every file under curated/ (but the metadata.csv files) is a PNG of image_size² in color_mode."
     files = curated_files(out_dir)
@@ -117,6 +123,7 @@ def _status(out_dir:Path)->dict:
     except (OSError, ValueError): return {}
     return st if isinstance(st, dict) else {}
 
+# %% ../nbs/55_check.ipynb #66a4f54d
 def check_status_totals(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|None=None)->dict:
     "status.json's (or `status`') totals, per-class and per-split counts equal the manifests'."
     st, bad = _status(out_dir) if status is None else status, []
@@ -131,6 +138,7 @@ def check_status_totals(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:di
     return _result('status_totals', not bad, '; '.join(bad) if bad else f'status totals equal the manifests ({len(man)} images)',
                    ['status.json'] if bad else [])
 
+# %% ../nbs/55_check.ipynb #2b5394cc
 def check_label_map(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "label_map.json is sorted and numbered from 0, and every manifest row carries its label's index."
     try: lm = json.loads((out_dir/'label_map.json').read_text())
@@ -140,7 +148,7 @@ def check_label_map(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     detail = ('' if sorted_ok else 'label_map.json is not label-sorted from 0; ') + (f'{len(bad)} rows with a wrong label_index' if bad else '')
     return _result('label_map', sorted_ok and not bad, detail or f'{len(lm)} labels, indices consistent', bad)
 
-# %% ../nbs/55_check.ipynb #e25f7091
+# %% ../nbs/55_check.ipynb #6c2c3d79
 def check_synthetic_cap(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Per split and class, synthetic / (synthetic + original) <= synthetic_cap."
     c = man.groupby(['split', 'label', 'source']).size().unstack('source', fill_value=0).reindex(columns=['original', 'synthetic'], fill_value=0)
@@ -150,19 +158,21 @@ def check_synthetic_cap(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     return _result('synthetic_cap', not bad, (f'over the cap {cfg.synthetic_cap}: ' + '; '.join(bad)) if bad
                    else f'synthetic share <= {cfg.synthetic_cap} for every class and split', files)
 
+# %% ../nbs/55_check.ipynb #85042382
 def check_synthetic_splits(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Synthetic images lie only in cfg.synthetic_splits (train by default: val and test measure real faces)."
     bad = man[(man.source == 'synthetic') & ~man.split.isin(cfg.synthetic_splits)]
     return _result('synthetic_splits', not len(bad), f'{len(bad)} synthetic image(s) in {sorted(set(bad.split))}, allowed only in '
                    f'{list(cfg.synthetic_splits)}' if len(bad) else f'synthetic images only in {list(cfg.synthetic_splits)}', bad.path)
 
-# %% ../nbs/55_check.ipynb #66a4f54d
+# %% ../nbs/55_check.ipynb #8baff24e
 def _curated_csv_hashes(out_dir:Path)->dict|None:
     p = out_dir/'curated.csv'
     if not p.exists(): return None
     t = pd.read_csv(p, dtype=str, keep_default_na=False)
     return dict(zip(t.item_id, t.sha256)) if {'item_id', 'sha256'} <= set(t.columns) else {}
 
+# %% ../nbs/55_check.ipynb #cf0559b1
 def check_file_hashes(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Every curated file has the sha256 its manifest row and curated.csv record."
     if len(man) and 'sha256' not in man:
@@ -176,13 +186,14 @@ def check_file_hashes(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     if off: detail += f'; curated.csv disagrees with the manifests on {len(off)} row(s)'
     return _result('file_hashes', not bad and not off, detail, set(bad) | set(off) | ({'curated.csv'} if off else set()))
 
-# %% ../nbs/55_check.ipynb #2b5394cc
+# %% ../nbs/55_check.ipynb #b329ae47
 def _accepted(out_dir:Path)->dict|None:
     "unit_id -> the last accepted journal record of that unit (None without a journal)."
     if not (out_dir/'journal.jsonl').exists(): return None
     last = {r.get('unit_id'): r for r in Journal(out_dir/'journal.jsonl').read()}
     return {u: r for u, r in last.items() if r.get('status') == 'accepted'}
 
+# %% ../nbs/55_check.ipynb #09fb04c6
 def _provenance_problems(out_dir:Path, meta:pd.DataFrame, man:pd.DataFrame)->list:
     "(file, why) for each synthetic file or provenance row that no accepted decision backs."
     acc, out = _accepted(out_dir), []
@@ -196,6 +207,7 @@ def _provenance_problems(out_dir:Path, meta:pd.DataFrame, man:pd.DataFrame)->lis
     out += [(p, f'{o}: not in synthetic_meta.csv') for p, o in zip(syn.path, syn.origin) if o not in set(meta.unit_id)]
     return out
 
+# %% ../nbs/55_check.ipynb #813eb5a4
 def check_synthetic_provenance(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Each synthetic file and provenance row is backed by an accepted journal decision with the same sha256."
     p = out_dir/'synthetic_meta.csv'
@@ -212,7 +224,7 @@ def check_synthetic_provenance(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->d
                                                                             else ' (no journal to compare)'))
     return _result('synthetic_provenance', not bad, detail, {f for f, _ in bad})
 
-# %% ../nbs/55_check.ipynb #6c2c3d79
+# %% ../nbs/55_check.ipynb #ddd9855a
 def _table_hashes(out_dir:Path)->dict:
     out = {}
     for name, key in (('originals.csv', 'orig_id'), ('synthetic_meta.csv', 'unit_id')):
@@ -222,6 +234,7 @@ def _table_hashes(out_dir:Path)->dict:
             if {key, 'phash'} <= set(t.columns): out.update(zip(t[key], t.phash))
     return out
 
+# %% ../nbs/55_check.ipynb #b1ddf597
 def item_hashes(
     out_dir:str|Path,     # a run's out_dir
     man:pd.DataFrame,     # manifest rows
@@ -248,6 +261,7 @@ def check_synthetic_eval_leakage(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, 
               if hits else f'no synthetic image within distance {cfg.hash_dist_max} of the {int(ev.sum())} val/test images')
     return _result('synthetic_eval_leakage', not hits, detail, {x for p, q, _ in hits for x in (p, q)})
 
+# %% ../nbs/55_check.ipynb #fc34c542
 def check_original_cross_split(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, hashes:list,
                                status:dict|None=None)->dict:
     "Near-duplicate originals across splits: counted; a failure only when the split was not the user's own."
@@ -268,11 +282,12 @@ def check_original_cross_split(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, ha
     files = {paths[k] for p in pairs for k in p} | set(om[om.group_id.isin(cross.index)].path)
     return _result('original_cross_split', preset or not n, detail, files)
 
-# %% ../nbs/55_check.ipynb #fc34c542
+# %% ../nbs/55_check.ipynb #d62117c6
 CHECKS = (check_artifacts, check_image_format, check_manifests_match_files, check_status_totals, check_label_map,
           check_synthetic_cap, check_synthetic_splits, check_file_hashes, check_synthetic_provenance)
 HASH_CHECKS = (check_synthetic_eval_leakage, check_original_cross_split)
 
+# %% ../nbs/55_check.ipynb #4ef727d4
 RUN_MARKERS = ('run.json', 'status.json', 'env_report.json', 'train.csv')
 
 def ensure_run_dir(
@@ -286,6 +301,7 @@ def ensure_run_dir(
                          "give check the out_dir of a run")
     return p
 
+# %% ../nbs/55_check.ipynb #0a60a342
 def _call(check, *args, status=None)->dict:
     "Call `check`, passing `status` only to the checks that read it; a check that cannot run has failed."
     try: return check(*args, status=status) if 'status' in inspect.signature(check).parameters else check(*args)
@@ -293,6 +309,7 @@ def _call(check, *args, status=None)->dict:
         why = str(e).splitlines()[0][:200] if str(e) else ''
         return _result(check.__name__.removeprefix('check_'), False, f'cannot check: {type(e).__name__} {why}'.strip())
 
+# %% ../nbs/55_check.ipynb #78bc58b1
 def check_outputs(
     out_dir:str|Path,           # a run's out_dir
     cfg:RunConfig|None=None,    # the run's config; None reads it from env_report.json / run.json
@@ -311,6 +328,7 @@ def check_outputs(
     for r in res: (log.info if r['ok'] else log.error)('check %s: %s: %s', r['check'], 'ok' if r['ok'] else 'FAILED', r['detail'])
     return res
 
+# %% ../nbs/55_check.ipynb #eebf6ddf
 def assert_outputs_ok(
     out_dir:str|Path,          # a run's out_dir
     cfg:RunConfig|None=None,   # the run's config; None reads it from the run
@@ -352,6 +370,7 @@ def _json_problem(p:Path)->str:
     except (OSError, ValueError): return 'unreadable or cut short'
     return '' if isinstance(d, dict) else f'holds a JSON {type(d).__name__}, not an object'
 
+# %% ../nbs/55_check.ipynb #164d9980
 def check_run_files(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|None=None)->dict:
     "The run's JSON files, manifests and journal can be read back whole."
     names = [n for n in RUN_JSON_FILES if not (n == 'status.json' and status is not None)]
@@ -363,6 +382,7 @@ def check_run_files(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|N
     detail = '; '.join(f'{n}: {w}' for n, w in bad) if bad else 'run files read back whole'
     return _result('run_files', not bad, detail, [n for n, _ in bad])
 
+# %% ../nbs/55_check.ipynb #56809f71
 def check_synthetic_orphans(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Every PNG in synthetic/ is an accepted journal record's file, and every accepted record's file is there."
     have = ({p.relative_to(out_dir).as_posix() for p in (out_dir/'synthetic').rglob('*.png')}
@@ -378,6 +398,7 @@ def check_synthetic_orphans(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict
     return _result('synthetic_orphans', not bad, '; '.join(bad) or f'{len(have)} synthetic PNGs, each journaled',
                    orphans | missing)
 
+# %% ../nbs/55_check.ipynb #ca597bab
 def check_evaluation(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|None=None)->dict:
     "evaluation.json is the file status.json's `evaluation` link records (sha256, verdict, conclusion)."
     st = _status(out_dir) if status is None else status
@@ -396,6 +417,7 @@ def check_evaluation(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|
     return _result('evaluation', not bad, f'{EVAL_FILE}: {bad}; rerun `facesynth evaluate`' if bad
                    else f'{EVAL_FILE} is the one recorded in status.json', [EVAL_FILE] * bool(bad))
 
+# %% ../nbs/55_check.ipynb #e6135935
 CHECKS += (check_run_files, check_synthetic_orphans, check_evaluation)
 
 # %% ../nbs/55_check.ipynb #870bb077

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['log', 'NO_TIME', 'NUMPY_NOISE', 'OS_ERRORS', 'PATH_ARGS', 'option_names', 'add_config_options', 'option_error',
-           'config_from_args', 'cap_workers', 'human_bytes', 'estimate_text', 'next_commands', 'cmd_run', 'cmd_plan',
+           'cap_workers', 'config_from_args', 'human_bytes', 'estimate_text', 'next_commands', 'cmd_run', 'cmd_plan',
            'cmd_report', 'run_record', 'resume_command', 'unfinished_message', 'guard_out_dir', 'logger_off',
            'cmd_check', 'cmd_demo', 'add_evaluate_options', 'quiet_numpy', 'cmd_evaluate', 'build_parser',
            'os_error_message', 'bad_text_args', 'main']
@@ -48,9 +48,11 @@ def _field_docs()->dict:
     import inspect, re
     return dict(re.findall(r'^ +(\w+) *:[^#\n]*# *(.+?) *$', inspect.getsource(RunConfig), re.M))
 
+# %% ../nbs/91_cli.ipynb #afb28b0a
 def _field_defaults()->dict:
     return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory()) for f in dataclasses.fields(RunConfig)}
 
+# %% ../nbs/91_cli.ipynb #cb8267e7
 def add_config_options(p:argparse.ArgumentParser)->None:
     "Add `--config FILE` and one `--name VALUE` option per RunConfig field, with its comment and default."
     docs = _field_docs()
@@ -61,6 +63,7 @@ def add_config_options(p:argparse.ArgumentParser)->None:
         g.add_argument(*option_names(name), dest=f'cfg_{name}', metavar='VALUE',
                        help=f'{docs.get(name) or ""} (default: {shown})')
 
+# %% ../nbs/91_cli.ipynb #435411e3
 def option_error(
     e:ConfigError,    # what RunConfig's validation said (`RunConfig.face_policy='x' is not allowed: ...`)
     given:set,        # the fields given on the command line
@@ -73,14 +76,7 @@ def option_error(
     if n in given: return ConfigError(f'--{n} {rest}')
     return ConfigError(f'{config}: {n}={rest}') if config else e
 
-def config_from_args(a:argparse.Namespace)->RunConfig:
-    "Build the RunConfig from `--config` plus the options given on the command line."
-    defaults = _field_defaults()
-    over = {n: _parse_value(n, defaults[n], v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
-    try: cfg = load_config(getattr(a, 'config', None), **over)
-    except ConfigError as e: raise option_error(e, set(over), getattr(a, 'config', None)) from None
-    return cap_workers(cfg)
-
+# %% ../nbs/91_cli.ipynb #0f6c329e
 def cap_workers(cfg:RunConfig)->RunConfig:
     "`cfg` with local `workers` capped at this machine's CPU count, saying so (Ray workers are the cluster's)."
     from facesynth_nb.io import cpu_cores   # (io stays out of the CLI's start-up)
@@ -88,6 +84,15 @@ def cap_workers(cfg:RunConfig)->RunConfig:
     if cfg.engine != 'local' or cfg.workers <= n: return cfg
     log.warning('--workers %d is more than the %d CPU core(s) here; using %d', cfg.workers, n, n)
     return cfg.updated(workers=n)
+
+# %% ../nbs/91_cli.ipynb #e99cad25
+def config_from_args(a:argparse.Namespace)->RunConfig:
+    "Build the RunConfig from `--config` plus the options given on the command line."
+    defaults = _field_defaults()
+    over = {n: _parse_value(n, defaults[n], v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
+    try: cfg = load_config(getattr(a, 'config', None), **over)
+    except ConfigError as e: raise option_error(e, set(over), getattr(a, 'config', None)) from None
+    return cap_workers(cfg)
 
 # %% ../nbs/91_cli.ipynb #24122845
 def human_bytes(n:float)->str:
@@ -112,6 +117,7 @@ def estimate_text(est:dict)->str:
         + ('' if free is None else f"; {human_bytes(free)} free"),
         f"time: {time}"])
 
+# %% ../nbs/91_cli.ipynb #eff80bc1
 def next_commands(out_dir)->str:
     "What to do after a run: evaluate it, check it later, open its report."
     o = Path(out_dir).resolve()
@@ -158,11 +164,13 @@ def run_record(out_dir)->dict:
     except (OSError, ValueError): return {}
     return d if isinstance(d, dict) and isinstance(d.get('config'), dict) else {}
 
+# %% ../nbs/91_cli.ipynb #68297a9b
 def _as_option(v)->str:
     if isinstance(v, bool): return 'true' if v else 'false'
     if isinstance(v, (list, tuple)): return ','.join(map(str, v))
     return json.dumps(v, sort_keys=True) if isinstance(v, dict) else str(v)
 
+# %% ../nbs/91_cli.ipynb #62de5695
 def resume_command(out_dir)->str:
     "The `facesynth run ...` that goes on with the run in `out_dir`: its recorded settings that are not defaults."
     cfg, defaults = run_record(out_dir).get('config', {}), _field_defaults()
@@ -172,6 +180,7 @@ def resume_command(out_dir)->str:
             args += [f'--{n}', _as_option(v)]
     return shlex.join(args)
 
+# %% ../nbs/91_cli.ipynb #2fcfc2e2
 def unfinished_message(out_dir, command:str)->str|None:
     "Why `facesynth command` cannot use `out_dir` yet, and what finishes it; None for a finished run (or no run)."
     rec = run_record(out_dir)
@@ -187,6 +196,7 @@ def guard_out_dir(out_dir)->None:
     check_root(out_dir, 'out_dir')
     refuse_links(out_dir, 'out_dir')
 
+# %% ../nbs/91_cli.ipynb #ef5363c8
 @contextlib.contextmanager
 def logger_off(name:str):
     "Silence the logger `name` inside the block (a command that prints the same lines itself)."
@@ -196,6 +206,7 @@ def logger_off(name:str):
     try: yield
     finally: lg.setLevel(old)
 
+# %% ../nbs/91_cli.ipynb #55a4e013
 def cmd_check(a)->int:
     "Run the integrity checks on an out_dir; exit 1 when one fails, 2 when it holds no finished run."
     from facesynth_nb.check import check_outputs
@@ -240,6 +251,7 @@ def add_evaluate_options(p:argparse.ArgumentParser)->None:
     p.add_argument('--epochs', type=int, help='cnn epochs (default: 30)')
     p.add_argument('--device', help='auto, cpu or cuda for the cnn (default: auto)')
 
+# %% ../nbs/91_cli.ipynb #38beb52f
 NUMPY_NOISE = ('All-NaN slice', 'Mean of empty slice', 'Degrees of freedom <= 0')
 
 @contextlib.contextmanager
@@ -249,6 +261,7 @@ def quiet_numpy():
         for m in NUMPY_NOISE: warnings.filterwarnings('ignore', message=m, category=RuntimeWarning)
         yield
 
+# %% ../nbs/91_cli.ipynb #a3a9f3cd
 def cmd_evaluate(a)->int:
     "Real vs real + synthetic on the real test split of OUT_DIR; print the conclusion and the file."
     from facesynth_nb.evaluate import evaluate_run, EVAL_FILE
@@ -314,6 +327,8 @@ OS_ERRORS = {   # errno -> what the user reads: a problem with their disk or fol
     errno.ENAMETOOLONG: 'a file or folder name is too long (over 255 bytes)',
     errno.EEXIST: 'a file is in the way of a folder or file the run makes',
 }
+
+# %% ../nbs/91_cli.ipynb #4df9da09
 PATH_ARGS = ('out_dir', 'raw_root', 'mirror_root', 'config', 'prompts_file')   # what a path may come from
 
 def _arg_of(filename, a)->str:
@@ -325,6 +340,7 @@ def _arg_of(filename, a)->str:
             return f'--{n}' if n != 'out_dir' or hasattr(a, 'cfg_out_dir') or hasattr(a, 'raw_root') else 'OUT_DIR'
     return ''
 
+# %% ../nbs/91_cli.ipynb #3fb67d64
 def os_error_message(
     e:OSError,  # an error from the file system
     a=None,     # the parsed arguments, to name the one the path came from
@@ -336,6 +352,7 @@ def os_error_message(
     where = (f' at {ascii(e.filename)[1:-1]}' if e.filename else '') + (f' (from {arg})' if arg else '')
     return f"{what}{where}; fix it and rerun the same command (the run resumes where it stopped)"
 
+# %% ../nbs/91_cli.ipynb #2c61f528
 def bad_text_args(a)->str|None:
     "The one line for an argument that is not valid UTF-8 text (bytes a path cannot be written with)."
     for k, v in vars(a).items():
@@ -353,6 +370,7 @@ def _raise_interrupt(signum, frame): raise KeyboardInterrupt
 def _resume_hint(argv)->str:
     return 'facesynth ' + shlex.join(sys.argv[1:] if argv is None else argv)
 
+# %% ../nbs/91_cli.ipynb #ecb18b06
 def main(argv:list|None=None)->int:
     "Entry point of the `facesynth` console script; returns the exit code."
     a = build_parser().parse_args(argv)
