@@ -12,7 +12,8 @@ __all__ = ['log', 'NO_TIME', 'NUMPY_NOISE', 'OS_ERRORS', 'PATH_ARGS', 'option_na
 # %% ../nbs/91_cli.ipynb #1e3edb96
 import argparse, contextlib, dataclasses, errno, json, logging, os, re, shlex, signal, sys, warnings
 from pathlib import Path
-from .config import (RunConfig, FacesynthError, ConfigError, CheckFailed, InputError, load_config,
+from .config import (RunConfig, FacesynthError, ConfigError, CheckFailed, InputError,
+                                 load_config,
                                  get_logger)
 
 # %% ../nbs/91_cli.ipynb #02a18ab9
@@ -36,7 +37,8 @@ def _parse_value(name:str, default, text:str):
         if isinstance(default, float): return float(text)
         if isinstance(default, tuple):
             items = [t.strip() for t in text.split(',') if t.strip()]
-            return tuple(float(t) for t in items) if default and isinstance(default[0], float) else tuple(items)
+            return tuple(float(t) for t in items) if default and isinstance(default[0],
+                                                                            float) else tuple(items)
         if isinstance(default, dict): return json.loads(text)
         if name == 'batch_size': return text if text == 'auto' else int(text)
         return text
@@ -110,9 +112,11 @@ def estimate_text(est:dict)->str:
     t, free = est.get('time_s'), est.get('free_bytes')
     time = NO_TIME if t is None else f"about {t / 3600:.1f} h ({est['seconds_per_image']:g} s per candidate)"
     return '\n'.join([
-        f"synthetic images planned: {est['planned']:,} (about {est['candidates_est']:,} candidates to generate, "
+        f"synthetic images planned: {est['planned']:,} (about {est['candidates_est']:,} candidates "
+        "to generate, "
         f"at most {est['max_candidates']:,})",
-        f"disk needed: about {human_bytes(est['disk_bytes'])} ({human_bytes(est['bytes_per_original'])} per "
+        f"disk needed: about {human_bytes(est['disk_bytes'])} "
+        f"({human_bytes(est['bytes_per_original'])} per "
         f"original, {human_bytes(est['bytes_per_synthetic'])} per synthetic image)"
         + ('' if free is None else f"; {human_bytes(free)} free"),
         f"time: {time}"])
@@ -122,7 +126,9 @@ def next_commands(out_dir)->str:
     "What to do after a run: evaluate it, check it later, open its report."
     o = Path(out_dir).resolve()
     q = lambda p: shlex.quote(str(p))
-    return '\n'.join(['next:', f'  facesynth evaluate {q(o)}    # does the synthetic data help? (adds to the report)',
+    return '\n'.join(['next:',
+                      f'  facesynth evaluate {q(o)}    # does the synthetic data help? (adds to '
+                      'the report)',
                       f'  facesynth check {q(o)}       # verify every file again, later',
                       f'  open {q(o/"findings.html")}    # the report (xdg-open on Linux)'])
 
@@ -244,8 +250,10 @@ def add_evaluate_options(p:argparse.ArgumentParser)->None:
     "The options of `facesynth evaluate`."
     p.add_argument('out_dir', help='a finished run (status.json and train/val/test.csv)')
     p.add_argument('--classifier', choices=('auto', 'probe', 'cnn'),
-                   help="auto (cnn on a GPU, probe on a CPU), probe or cnn (default: the run's, auto)")
-    p.add_argument(*option_names('eval_seeds'), dest='eval_seeds', type=int, help='training seeds per arm (default: 3)')
+                   help="auto (cnn on a GPU, probe on a CPU), probe or cnn (default: the run's, "
+                        "auto)")
+    p.add_argument(*option_names('eval_seeds'), dest='eval_seeds', type=int,
+                   help='training seeds per arm (default: 3)')
     p.add_argument(*option_names('synthetic-only'), dest='synthetic_only', choices=('on', 'off'),
                    help='also train on the synthetic images alone (default: on)')
     p.add_argument('--epochs', type=int, help='cnn epochs (default: 30)')
@@ -265,16 +273,19 @@ def quiet_numpy():
 def cmd_evaluate(a)->int:
     "Real vs real + synthetic on the real test split of OUT_DIR; print the conclusion and the file."
     from facesynth_nb.evaluate import evaluate_run, EVAL_FILE
-    over = dict(eval_classifier=a.classifier, eval_seeds=a.eval_seeds, eval_epochs=a.epochs, device=a.device,
+    over = dict(eval_classifier=a.classifier, eval_seeds=a.eval_seeds, eval_epochs=a.epochs,
+                device=a.device,
                 eval_synthetic_only=None if a.synthetic_only is None else a.synthetic_only == 'on')
     from facesynth_nb.io import is_inside
     guard_out_dir(a.out_dir)
     if (why := unfinished_message(a.out_dir, 'evaluate')): raise InputError(why)
     try:
-        with quiet_numpy(): ev = evaluate_run(a.out_dir, **{k: v for k, v in over.items() if v is not None})
+        with quiet_numpy(): ev = evaluate_run(a.out_dir, **{k: v for k,
+                                                            v in over.items() if v is not None})
     except FileNotFoundError as e:
         if not e.filename or not is_inside(e.filename, a.out_dir): raise
-        raise CheckFailed(f"{e.filename} is listed by the run but missing; run `facesynth check {a.out_dir}` "
+        raise CheckFailed(f"{e.filename} is listed by the run but missing; run `facesynth check "
+                          f"{a.out_dir}` "
                           "and rerun `facesynth run` with the same settings to restore it") from None
     print(ev['conclusion'])
     print(f"evaluation: {(Path(a.out_dir)/EVAL_FILE).resolve()}")
@@ -283,15 +294,19 @@ def cmd_evaluate(a)->int:
 # %% ../nbs/91_cli.ipynb #efb17cbf
 def build_parser()->argparse.ArgumentParser:
     "The `facesynth` argument parser."
-    p = argparse.ArgumentParser(prog='facesynth', description='Grow a facial-expression dataset with filtered synthetic faces.')
+    p = argparse.ArgumentParser(prog='facesynth',
+                                description='Grow a facial-expression dataset with filtered '
+                                            'synthetic faces.')
     p.add_argument('-v', '--verbose', action='store_true', help='debug logging')
     sub = p.add_subparsers(dest='command', required=True)
     r = sub.add_parser('run', help='scan, plan, generate, gate, curate, export, check and report')
     add_config_options(r)
-    r.add_argument('--restart', action='store_true', help='start over: move a previous run in out_dir aside (default: resume)')
+    r.add_argument('--restart', action='store_true',
+                   help='start over: move a previous run in out_dir aside (default: resume)')
     r.add_argument(*option_names('dry-run'), dest='dry_run', action='store_true',
                    help='print the plan with disk and time estimates, then stop')
-    r.add_argument('--force', action='store_true', help='run even when the disk estimate exceeds free space')
+    r.add_argument('--force', action='store_true',
+                   help='run even when the disk estimate exceeds free space')
     r.set_defaults(fn=cmd_run)
     pl = sub.add_parser('plan', help='scan raw_root and write plan.csv (no model is loaded)')
     add_config_options(pl)
@@ -299,10 +314,13 @@ def build_parser()->argparse.ArgumentParser:
     rp = sub.add_parser('report', help='re-render the findings report of OUT_DIR')
     rp.add_argument('out_dir')
     rp.set_defaults(fn=cmd_report)
-    ck = sub.add_parser('check', help='integrity checks of OUT_DIR (exit 1 on failure, 2 if it is not a finished run)')
+    ck = sub.add_parser('check',
+                        help='integrity checks of OUT_DIR (exit 1 on failure, 2 if it is not a '
+                             'finished run)')
     ck.add_argument('out_dir')
     ck.set_defaults(fn=cmd_check)
-    d = sub.add_parser('demo', help='run on the embedded demo data (scikit-image faces) with builtin:tiny')
+    d = sub.add_parser('demo',
+                       help='run on the embedded demo data (scikit-image faces) with builtin:tiny')
     d.add_argument(*option_names('out_dir'), dest='out_dir', default='demo_out',
                    help='where to write (default: demo_out)')
     d.add_argument(*option_names('raw_root'), dest='raw_root', default='',
@@ -311,7 +329,8 @@ def build_parser()->argparse.ArgumentParser:
                    help='model (default: builtin:tiny)')
     d.add_argument('--restart', action='store_true', help='start over (default: resume)')
     d.set_defaults(fn=cmd_demo)
-    ev = sub.add_parser('evaluate', help='does the synthetic data help? real vs real + synthetic, on real test')
+    ev = sub.add_parser('evaluate',
+                        help='does the synthetic data help? real vs real + synthetic, on real test')
     add_evaluate_options(ev)
     ev.set_defaults(fn=cmd_evaluate)
     return p
@@ -329,14 +348,16 @@ OS_ERRORS = {   # errno -> what the user reads: a problem with their disk or fol
 }
 
 # %% ../nbs/91_cli.ipynb #4df9da09
-PATH_ARGS = ('out_dir', 'raw_root', 'mirror_root', 'config', 'prompts_file')   # what a path may come from
+PATH_ARGS = ('out_dir', 'raw_root', 'mirror_root', 'config',
+             'prompts_file')   # what a path may come from
 
 def _arg_of(filename, a)->str:
     "The option (`--out_dir`, ...) whose path `filename` lies under, or ''."
     f = os.path.abspath(os.fsdecode(filename))
     for n in PATH_ARGS:
         v = getattr(a, n, None) or getattr(a, f'cfg_{n}', None)
-        if isinstance(v, str) and v and (f == (r := os.path.abspath(v)) or f.startswith(r.rstrip('/') + '/')):
+        if isinstance(v,
+                      str) and v and (f == (r := os.path.abspath(v)) or f.startswith(r.rstrip('/') + '/')):
             return f'--{n}' if n != 'out_dir' or hasattr(a, 'cfg_out_dir') or hasattr(a, 'raw_root') else 'OUT_DIR'
     return ''
 
@@ -359,8 +380,10 @@ def bad_text_args(a)->str|None:
         if not isinstance(v, str): continue
         try: v.encode('utf-8')
         except UnicodeEncodeError:
-            name = '--' + k.removeprefix('cfg_') if k != 'out_dir' or hasattr(a, 'raw_root') else 'OUT_DIR'
-            return (f"{name} {ascii(v)} holds bytes that are not UTF-8 text; rename the folder (or file) "
+            name = '--' + k.removeprefix('cfg_') if k != 'out_dir' or hasattr(a,
+                                                                              'raw_root') else 'OUT_DIR'
+            return (f"{name} {ascii(v)} holds bytes that are not UTF-8 text; rename the folder (or "
+                    "file) "
                     "to UTF-8, or give another path")
     return None
 
@@ -394,7 +417,8 @@ def main(argv:list|None=None)->int:
         return 2
     except UnicodeError as e:
         print(f"facesynth: error: a path or file is not valid UTF-8 text ({type(e).__name__}: "
-              f"{ascii(e.object[e.start:e.end])} at {e.start}); rename it or give another path", file=sys.stderr)
+              f"{ascii(e.object[e.start:e.end])} at {e.start}); rename it or give another path",
+              file=sys.stderr)
         return 2
     finally:
         if old is not None: signal.signal(signal.SIGTERM, old)
