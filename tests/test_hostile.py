@@ -23,6 +23,8 @@ FAST = (
     'off',
     '--num_inference_steps',
     2,
+    '--gen_size',
+    128,
     '--progress',
     'false',
 )

@@ -114,7 +114,7 @@ def test_fd_between_real_halves_is_far_below_real_vs_noise(tmp_path):
 
 # ---------------------------------------------------------------- the quality block, SIGKILL resume
 ARGS = ('--model_id', 'builtin:tiny', '--face_policy', 'off', '--target_total', 119, '--num_inference_steps', 3,
-        '--batch_size', 2, '--progress', 'false', '--workers', 1)
+        '--gen_size', 128, '--batch_size', 2, '--progress', 'false', '--workers', 1)
 
 @pytest.fixture(scope='module')
 def demo_raw(tmp_path_factory): return make_demo_raw_root(tmp_path_factory.mktemp('raw')/'raw')

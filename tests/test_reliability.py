@@ -9,9 +9,9 @@ from conftest import FER, facesynth, start_facesynth, wait_for, kill_group, HANG
 from facesynth_nb.io import tree_hash
 
 SPLITS = ('train', 'val', 'test')
-# a small, fast run: 2 synthetic images per class on the FER sample (30 originals per class)
-ARGS = ('--model_id', 'builtin:tiny', '--face_policy', 'off', '--target_total', 224, '--num_inference_steps', 10,
-        '--batch_size', 4, '--progress', 'false')
+# a small, fast run: 2 synthetic images per class on the FER sample (30 originals per class), 2 steps at 128 px
+ARGS = ('--model_id', 'builtin:tiny', '--face_policy', 'off', '--target_total', 224, '--num_inference_steps', 2,
+        '--gen_size', 128, '--batch_size', 4, '--progress', 'false')   # noise at 128 px: image size is not under test
 
 def run_args(out, raw=FER): return ('run', '--raw_root', raw, '--out_dir', out, *ARGS)
 
