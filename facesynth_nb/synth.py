@@ -4,15 +4,17 @@
 
 # %% auto #0
 __all__ = ['log', 'JOURNAL', 'REJECT_THUMBS_PER_REASON', 'SCORE_KEYS', 'SEMANTIC_BLOCK', 'META_COLS', 'ENGINE_FILE', 'ENGINES',
-           'LOOK_FILE', 'Interrupted', 'StopFlag', 'LabelState', 'label_states', 'load_decisions', 'build_index',
-           'next_block', 'gate_job', 'make_pool', 'decide_candidate', 'embed_result', 'add_accepted', 'search_block',
-           'gate_counts', 'write_accepted', 'keep_reject_thumb', 'provenance_text', 'synthetic_table',
-           'write_synthetic_meta', 'make_unit', 'block_units', 'keeps_unit', 'worker_info', 'LocalEngine',
-           'register_engine', 'get_engine', 'read_engine_info', 'synthesize', 'run_look', 'progress_figures']
+           'LOOK_FILE', 'WRITERS', 'Interrupted', 'StopFlag', 'LabelState', 'label_states', 'load_decisions',
+           'build_index', 'next_block', 'gate_job', 'make_pool', 'decide_candidate', 'embed_result', 'add_accepted',
+           'search_block', 'gate_counts', 'accepted_paths', 'write_files', 'write_accepted', 'keep_reject_thumb',
+           'provenance_text', 'synthetic_table', 'write_synthetic_meta', 'make_unit', 'block_units', 'keeps_unit',
+           'worker_info', 'LocalEngine', 'register_engine', 'get_engine', 'read_engine_info', 'synthesize', 'run_look',
+           'progress_figures']
 
 # %% ../nbs/38_synth.ipynb #f43a0230
 import hashlib, importlib, json, math, os, signal, time
 from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -230,14 +232,24 @@ def gate_counts(records:list, name:str)->dict:
                 flagged=sum(name in (r.get('flags') or []) for r in dec))
 
 # %% ../nbs/38_synth.ipynb #afa4b437
+def accepted_paths(r:dict, res:dict)->dict:
+    "`r` with the paths (relative to out_dir) and sha256 of an accepted candidate's files; nothing written."
+    r = {**r, 'path': f"synthetic/{r['label']}/{r['unit_id']}.png",
+         'sha256': hashlib.sha256(res['png']).hexdigest()}
+    if res.get('cropped_png') is not None: r['cropped_path'] = f"synthetic_cropped/{r['label']}/{r['unit_id']}.png"
+    return r
+
+def write_files(r:dict, res:dict, out_dir:Path)->None:
+    "Write the PNG (and crop) of accepted record `r` atomically at its paths under out_dir."
+    atomic_write(ensure_inside(out_dir/r['path'], out_dir, 'synthetic file'), res['png'], root=out_dir)
+    if r.get('cropped_path'):
+        dest = ensure_inside(out_dir/r['cropped_path'], out_dir, 'cropped file')
+        atomic_write(dest, res['cropped_png'], root=out_dir)
+
 def write_accepted(r:dict, res:dict, out_dir:Path)->dict:
     "Write an accepted candidate's PNG (and crop) under out_dir; return `r` with paths and sha256."
-    rel = Path('synthetic')/r['label']/f"{r['unit_id']}.png"
-    atomic_write(ensure_inside(out_dir/rel, out_dir, 'synthetic file'), res['png'], root=out_dir)
-    r = {**r, 'path': rel.as_posix(), 'sha256': hashlib.sha256(res['png']).hexdigest()}
-    if res.get('cropped_png') is not None:
-        crel = Path('synthetic_cropped')/r['label']/f"{r['unit_id']}.png"
-        atomic_write(ensure_inside(out_dir/crel, out_dir, 'cropped file'), res['cropped_png'], root=out_dir); r['cropped_path'] = crel.as_posix()
+    r = accepted_paths(r, res)
+    write_files(r, res, out_dir)
     return r
 
 # %% ../nbs/38_synth.ipynb #0ca292cc
@@ -297,6 +309,8 @@ class _Loop:
     rejects: Counter = field(default_factory=Counter)
     batch_no: int = 0
     ready: dict = field(default_factory=dict)   # unit_id -> result read ahead, with block search
+    writer: object = None                      # a thread pool writing accepted files (None: write here)
+    unwritten: deque = field(default_factory=deque)   # (record, write future or None), decision order
 
     def submit(self, cands:list, futs:list|None=None):
         "Queue one block's candidates; `futs` (one per candidate) when an engine gated them elsewhere."
@@ -310,22 +324,33 @@ class _Loop:
             self.pending.setdefault(c.unit.label, deque()).append((c, fut, bno))
 
     def decide(self, wait_all:bool=False)->list:
-        "Decide pending candidates in (label, index) order as far as results allow."
-        new = []
+        "Decide pending candidates in (label, index) order as far as results allow; the durable ones."
+        self._decide(wait_all)
+        return self.durable()
+
+    def durable(self, wait:bool=False)->list:
+        "Decided records, in order, up to the first whose files are still being written (all if `wait`)."
+        out = []
+        while self.unwritten and (wait or self.unwritten[0][1] is None or self.unwritten[0][1].done()):
+            r, fut = self.unwritten.popleft()
+            if fut is not None: fut.result()          # a failed write raises here, before its journal line
+            out.append(r)
+        return out
+
+    def _decide(self, wait_all:bool=False)->None:
         for lb in sorted(self.states):
             s, q = self.states[lb], self.pending.setdefault(lb, deque())
             while q and not s.done:
                 c, fut, bno = q[0]
-                if fut is not None and not fut.done() and not wait_all and bno >= self.batch_no: return new
+                if fut is not None and not fut.done() and not wait_all and bno >= self.batch_no: return
                 q.popleft()
-                new.append(self.decide_one(s, c, self.result(c, fut, q)))
+                self.decide_one(s, c, self.result(c, fut, q))
             if s.done:
                 for c, fut, _ in q:
                     self.ready.pop(c.unit.unit_id, None)
                     if fut is not None: fut.cancel()
                 q.clear(); continue
-            return new
-        return new
+            return
 
     def result(self, c:Candidate, fut, q:deque)->dict|None:
         "`c`'s gate result with its embedding, read with the arrived ones after it (one search)."
@@ -344,12 +369,17 @@ class _Loop:
         r = decide_candidate(c, res, self.index, self.cfg, self.ctx)
         r['timestamp'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
         s.decided += 1; s.next_index = c.unit.index + 1
+        fut = None
         if r['status'] == 'exhausted': s.exhausted = True
         elif r['status'] == 'accepted':
-            r = write_accepted(r, res, self.out); s.accepted += 1
+            r = accepted_paths(r, res)
+            s.accepted += 1
             add_accepted(self.index, r, res)
+            if self.writer is None: write_files(r, res, self.out)
+            else: fut = self.writer.submit(write_files, r, res, self.out)
         else:
             self.rejects[r['reason']] += 1; keep_reject_thumb(r, res, self.out, self.thumbs)
+        self.unwritten.append((r, fut))
         return r
 
     @property
@@ -483,9 +513,12 @@ def _check_accepted_files(records:list, out:Path):
     if changed: raise FacesynthError(f"{len(changed)} accepted image(s) differ from the sha256 in {out/JOURNAL}: "
                                      f"{', '.join(changed[:5])}; restore them or rerun with --restart")
 
+WRITERS = 4   # threads writing accepted files: their fsyncs overlap each other and the decisions
+
 def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal, records)->list:
     eng = get_engine(cfg, generator)
-    loop = _Loop(cfg, ctx, states, build_index(originals, records, cfg), eng.pool, cfg.out)
+    writer = ThreadPoolExecutor(WRITERS, thread_name_prefix='facesynth-write')
+    loop = _Loop(cfg, ctx, states, build_index(originals, records, cfg), eng.pool, cfg.out, writer=writer)
     atomic_write_json(cfg.out/ENGINE_FILE, eng.info(), root=cfg.out)
     new_all, t0 = [], time.time()
     bar = progress(range(sum(s.planned for s in states.values())), cfg.progress, desc='synthesize', unit='img')
@@ -500,16 +533,22 @@ def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal,
             blk = next_block(states, ahead, bs, cfg.expected_accept_rate) if room else None
             if blk: eng.submit(loop, blk, bs, states, bank)
             new = loop.decide(wait_all=not blk and eng.drain)
-            if not blk and not new: eng.wait(loop)        # an engine that does not drain waits for one result
+            if not blk and not new and loop.unwritten: new = loop.durable(wait=True)   # files in flight
+            elif not blk and not new: eng.wait(loop)     # an engine that does not drain waits for one result
             journal.append(new); new_all += new
             n_acc = sum(r['status'] == 'accepted' for r in new)
             if n_acc: bar_update(n_acc)
             _log_progress(loop, new_all, t0, bar)
             if stop is not None and stop.stop:
-                new = loop.decide(wait_all=True); journal.append(new); new_all += new
+                new = loop.decide(wait_all=True) + loop.durable(wait=True)
+                journal.append(new); new_all += new
                 raise Interrupted(f"stopped by a signal after journaling {len(new_all)} decisions in {journal.path}; "
                                   "rerun the same command to resume")
+        new = loop.durable(wait=True)                      # the last files, then their journal lines
+        journal.append(new); new_all += new
+        bar_update(sum(r['status'] == 'accepted' for r in new))
     finally:
+        writer.shutdown(wait=True)
         eng.close()
         atomic_write_json(cfg.out/ENGINE_FILE, eng.info(), root=cfg.out)
         getattr(bar, 'close', lambda: None)()
