@@ -81,16 +81,20 @@ def test_sigkill_between_write_and_journal_resumes_identically(baseline, tmp_pat
     _, base = baseline
     out = tmp_path/'o'
     env = {**os.environ, 'PYTHONHASHSEED': '0', 'MPLBACKEND': 'Agg', 'HF_HUB_OFFLINE': '1'}
-    p = subprocess.Popen([sys.executable, '-c', KILL_BEFORE_JOURNAL, *map(str, run_args(out))], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    _, err = p.communicate(timeout=HANG_S)
-    try: os.killpg(p.pid, signal.SIGKILL)                   # its gate workers, if any are left
+    log = tmp_path/'stderr.txt'
+    cmd = [sys.executable, '-c', KILL_BEFORE_JOURNAL, *map(str, run_args(out))]
+    with open(log, 'w') as f:            # not a pipe: orphaned gate workers would keep it open
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=f,
+                             start_new_session=True)
+        p.wait(timeout=HANG_S)
+    try: os.killpg(p.pid, signal.SIGKILL)          # its gate workers, left without their parent
     except ProcessLookupError: pass
-    assert p.returncode == -signal.SIGKILL, err[-3000:]
+    assert p.returncode == -signal.SIGKILL, log.read_text()[-3000:]
     j = out/'journal.jsonl'
-    journaled = {json.loads(l)['unit_id'] for l in j.read_text().splitlines()} if j.exists() else set()
+    lines = j.read_text().splitlines() if j.exists() else []
+    journaled = {json.loads(line)['unit_id'] for line in lines}
     written = {f.stem for f in (out/'synthetic').rglob('*.png')}
-    assert written and not written & journaled              # files durable, not one of them journaled
+    assert written and not written & journaled      # files durable, not one of them journaled
     r = facesynth(*run_args(out)); assert r.returncode == 0, r.stderr[-3000:]
     no_torn_files(out)
     assert outputs(out) == base
