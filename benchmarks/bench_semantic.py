@@ -93,7 +93,7 @@ def stored(n:int, dim:int, extra:int)->EmbeddingIndex:
 def bench_block_search(dim:int=900):
     "ms per candidate of the semantic gate, old (one scan per candidate) vs new (one product per block)."
     rng = np.random.default_rng(2)
-    print(f'| stored | dim | old ms/cand | block 16: new ms/cand | block 64: new ms/cand | same rows |')
+    print('| stored | dim | old ms/cand | block 16: new ms/cand | block 64: new ms/cand | same rows |')
     for n in (10_000, 36_000, 120_000):
         C = l2_normalize(rng.standard_normal((128, dim)))
         ix = stored(n, dim, len(C))

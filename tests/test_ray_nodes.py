@@ -23,7 +23,8 @@ def start_node(*args)->subprocess.Popen:
     cmd = [str(RAY), 'start', '--block', '--num-cpus', '1', '--num-gpus', '0',
            '--node-ip-address', '127.0.0.1', '--object-store-memory', str(100 * 2**20),
            '--disable-usage-stats', *args]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    env = {**os.environ, 'RAY_AUTH_MODE': 'disabled'}   # Ray 2.60 asks an explicit address for a token
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
 
 def until(pred, procs, timeout=START_S)->bool:
