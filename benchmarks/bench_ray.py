@@ -6,15 +6,19 @@
    reported apart. `--gate-on actor|tasks` chooses where the Ray engine gates.
 2. `driver`: the driver's part alone: decide (near-duplicate query in an index of `--index` hashes),
    write the accepted PNG atomically and journal, for `--n` candidates already gated; prints images/s.
+   `--writers W`: W writer threads write and fsync the accepted PNGs while the loop decides on, each journal
+   line appended once its file is written (what a run does, #23); `--writers 0`: each PNG written in the
+   deciding thread before the next decision (the driver before #23).
 
 CPU:  python benchmarks/bench_ray.py engines --n 32 --batch 4 --steps 4 --workers 2
       python benchmarks/bench_ray.py engines --n 32 --batch 4 --steps 4 --workers 2 --gate-on tasks
       python benchmarks/bench_ray.py driver --n 400 --index 36000
       python benchmarks/bench_ray.py driver --n 400 --index 120000
+      python benchmarks/bench_ray.py driver --n 400 --index 120000 --writers 0
 """
 import argparse, json, os, sys, tempfile, time
 from collections import Counter
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, pandas as pd
@@ -26,7 +30,7 @@ from facesynth_nb.io import Journal
 from facesynth_nb.prompts import load_prompt_bank, prompts_version_hash
 from facesynth_nb.synth import (synthesize, load_decisions, make_unit, gate_job, provenance_text, _Loop, _InlinePool,
                                 LabelState, register_engine)
-from facesynth_nb import ray_engine
+from facesynth_nb import ray_engine, gates
 
 def _load():
     try: return f'{os.getloadavg()[0]:.1f}'
@@ -78,16 +82,20 @@ def driver(a):
         c = Candidate(u, im, dict(model_id='builtin:tiny', device='cpu'))
         f = Future(); f.set_result(gate_job(im, cfg, provenance_text(u, c.record, ctx)))
         cands.append(c); futs.append(f)
-    loop = _Loop(cfg, ctx, {'happy': LabelState('happy', a.n, a.n)}, idx, _InlinePool(), out)
+    writer = ThreadPoolExecutor(a.writers) if a.writers else None
+    loop = _Loop(cfg, ctx, {'happy': LabelState('happy', a.n, a.n)}, gates.GateContext(phash=idx), _InlinePool(),
+                 out, writer=writer)
     journal = Journal(out/'journal.jsonl')
     t = time.perf_counter()
     for b in range(0, a.n, a.batch):
         loop.submit(cands[b:b + a.batch], futs[b:b + a.batch])
         journal.append(loop.decide(wait_all=True))
+    journal.append(loop.durable(wait=True))
     dt = time.perf_counter() - t
+    if writer: writer.shutdown()
     acc = sum(1 for r in load_decisions(out) if r['status'] == 'accepted')
     print(f'driver: {a.n} candidates decided, {acc} written, journaled in {dt:.2f} s = {a.n / dt:.1f} img/s '
-          f'({dt / a.n * 1000:.2f} ms each; index {len(idx)} hashes; load {_load()})')
+          f'({dt / a.n * 1000:.2f} ms each; index {len(idx)} hashes; {a.writers} writer threads; load {_load()})')
 
 def main():
     ap = argparse.ArgumentParser()
@@ -97,6 +105,7 @@ def main():
     ap.add_argument('--cpus', type=int, default=2); ap.add_argument('--rounds', type=int, default=2)
     ap.add_argument('--gate-on', dest='gate_on', default='actor', choices=('actor', 'tasks'))
     ap.add_argument('--index', type=int, default=36_000, help='hashes already in the near-duplicate index')
+    ap.add_argument('--writers', type=int, default=4, help='writer threads (0: write in the deciding thread)')
     a = ap.parse_args()
     (engines if a.what == 'engines' else driver)(a)
 

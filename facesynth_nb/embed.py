@@ -6,7 +6,8 @@
 __all__ = ['log', 'EMBEDDERS', 'TINY_CLIP', 'Embedder', 'register_embedder', 'l2_normalize', 'gray_square', 'HogEmbedder',
            'hog_embedder', 'model_clip_folder', 'embedder_name', 'get_embedder', 'worker_embedder', 'ClipEmbedder',
            'safety_checker_tower', 'vision_model_tower', 'clip_embedder', 'tiny_clip_parts', 'tiny_clip_embedder',
-           'identity_key', 'EmbeddingCache', 'EmbeddingIndex', 'read_rgb_file', 'embed_files']
+           'identity_key', 'EmbeddingCache', 'exact_cosines', 'EmbeddingIndex', 'BlockSearch', 'read_rgb_file',
+           'embed_files']
 
 # %% ../nbs/25_embed.ipynb #7ffda73d
 import hashlib, io, json, threading
@@ -266,10 +267,19 @@ class EmbeddingCache:
             self.vecs.update(new)
 
 # %% ../nbs/25_embed.ipynb #dfb1d1ab
+def exact_cosines(
+    rows:np.ndarray,   # (n, dim) stored vectors
+    v:np.ndarray,      # (dim,) a query
+)->np.ndarray:         # (n,) float64 dot products
+    "Each row's dot product with `v` in float64; a row's value depends on that row alone."
+    return (np.asarray(rows, np.float64) * np.asarray(v, np.float64).reshape(1, -1)).sum(axis=1)
+
+# %% ../nbs/25_embed.ipynb #a7a95388
 class EmbeddingIndex:
     "Exact nearest neighbour by cosine over L2-normalised rows, with online adds in decision order."
-    def __init__(self, dim:int, block:int=32768):
+    def __init__(self, dim:int, block:int=8192):
         self.dim, self.block, self.ids, self._m = dim, block, [], np.zeros((1024, dim), np.float32)
+        self.rmax = 0.0          # the largest stored row norm (bounds the float32 rounding)
     def __len__(self)->int: return len(self.ids)
 
     def add_many(self, ids:list, vecs:np.ndarray)->None:
@@ -282,19 +292,75 @@ class EmbeddingIndex:
             self._m = m
         self._m[n0:n] = vecs
         self.ids.extend(ids)
+        if len(vecs):
+            norms = np.linalg.norm(vecs.astype(np.float64), axis=1)
+            self.rmax = max(self.rmax, float(norms.max()))
 
     def add(self, id:str, vec:np.ndarray)->None:
         "Append one vector under `id`."
         self.add_many([id], vec)
 
+    def tolerance(self, Q:np.ndarray)->np.ndarray:
+        "Per query, twice the float32 product's rounding bound, with a margin."
+        qn = np.linalg.norm(np.asarray(Q, np.float64), axis=1)
+        return 2.5 * (self.dim + 2) * 2.0**-24 * self.rmax * qn
+
+    def _shortlist(self, Q:np.ndarray, n:int)->tuple:
+        "(query, row) pairs among the first `n` rows that may be nearest: a product per row block."
+        tol, top, parts = self.tolerance(Q), np.full(len(Q), -np.inf), []
+        for b0 in range(0, n, self.block):
+            S = Q @ self._m[b0:min(b0 + self.block, n)].T
+            top = np.maximum(top, S.max(axis=1))
+            jj, kk = np.nonzero(S >= (top - tol)[:, None])
+            parts.append((jj, b0 + kk, S[jj, kk]))
+        jj, rr, ss = (np.concatenate(x) for x in zip(*parts))
+        keep = ss >= (top - tol)[jj]
+        return jj[keep], rr[keep]
+
+    def best_among(self, vecs:np.ndarray, n:int)->tuple:
+        "`(rows, cosines)`: each query's nearest among the first `n` rows (row -1, -inf if n is 0)."
+        Q = np.asarray(vecs, np.float32).reshape(-1, self.dim)
+        rows, cos = np.full(len(Q), -1), np.full(len(Q), -np.inf)
+        if n == 0 or len(Q) == 0: return rows, cos
+        jj, rr = self._shortlist(Q, n)
+        o = np.argsort(jj, kind='stable')              # by query, rows ascending within each
+        jj, rr = jj[o], rr[o]
+        qs, starts = np.unique(jj, return_index=True)
+        for j, grp in zip(qs, np.split(rr, starts[1:])):
+            c = exact_cosines(self._m[grp], Q[j])
+            k = int(np.argmax(c))                      # the first stored on ties
+            rows[j], cos[j] = grp[k], c[k]
+        return rows, cos
+
+    def best_after(self, vec:np.ndarray, n0:int)->tuple:
+        "`(row, cosine)` of the nearest of the rows stored from `n0` on (row -1, -inf when none)."
+        if n0 >= len(self.ids): return -1, -np.inf
+        c = exact_cosines(self._m[n0:len(self.ids)], vec)
+        k = int(np.argmax(c))
+        return n0 + k, float(c[k])
+
     def nearest(self, vec:np.ndarray)->tuple:
         "`(id, cosine)` of the most similar stored row (first on ties); `(None, None)` when empty."
-        best, bi, v = -np.inf, -1, np.asarray(vec, np.float32).reshape(-1)
-        for b0 in range(0, len(self.ids), self.block):
-            sims = self._m[b0:min(b0 + self.block, len(self.ids))] @ v
-            j = int(np.argmax(sims))
-            if sims[j] > best: best, bi = float(sims[j]), b0 + j
-        return (self.ids[bi], best) if bi >= 0 else (None, None)
+        rows, cos = self.best_among(vec, len(self.ids))
+        return (self.ids[rows[0]], float(cos[0])) if rows[0] >= 0 else (None, None)
+
+# %% ../nbs/25_embed.ipynb #4b06dd97
+class BlockSearch:
+    "One block's search: one product against the stored rows, then the rows added since."
+    def __init__(self,
+                 index:EmbeddingIndex,   # the index; rows added to it later are seen by `nearest`
+                 vecs:np.ndarray,        # (b, dim) the block's vectors, in decision order
+                ):
+        self.index, self.n0 = index, len(index)
+        self.vecs = np.asarray(vecs, np.float32).reshape(-1, index.dim)
+        self.rows, self.cos = index.best_among(self.vecs, self.n0)
+
+    def nearest(self, j:int)->tuple:
+        "`(id, cosine)` of the row nearest vector `j` (of all rows stored now), or `(None, None)`."
+        i, c = int(self.rows[j]), float(self.cos[j])
+        k, ck = self.index.best_after(self.vecs[j], self.n0)
+        if ck > c: i, c = k, ck
+        return (self.index.ids[i], c) if i >= 0 else (None, None)
 
 # %% ../nbs/25_embed.ipynb #ad253814
 def read_rgb_file(path:str|Path)->Image.Image:

@@ -300,7 +300,8 @@ def _sem_mode(cfg, ctx):
 
 def _sem_score(s, ctx, cfg, label):
     if s.get('embedding') is None: return {'semantic_duplicate_score': None}
-    nid, c = ctx.semantic.nearest(s['embedding'])
+    blk = s.get('semantic_block')   # (embed.BlockSearch over ctx.semantic, row), made by the loop
+    nid, c = blk[0].nearest(blk[1]) if blk else ctx.semantic.nearest(s['embedding'])
     return {'semantic_nearest_id': nid or '', 'semantic_duplicate_score': c}
 
 def _sem_rule(p, c):

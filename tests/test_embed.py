@@ -6,8 +6,8 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data as skdata
 from facesynth_nb.config import RunConfig, ConfigError
-from facesynth_nb.embed import (EMBEDDERS, EmbeddingIndex, HogEmbedder, embed_files, get_embedder,
-                                l2_normalize, register_embedder)
+from facesynth_nb.embed import (EMBEDDERS, BlockSearch, EmbeddingIndex, HogEmbedder, embed_files,
+                                exact_cosines, get_embedder, l2_normalize, register_embedder)
 
 FACES = [Image.fromarray(a).convert('RGB') for a in (skdata.lfw_subset()[:12] * 255).round().astype('uint8')]
 
@@ -60,6 +60,28 @@ def test_index_equals_brute_force():
     for q in l2_normalize(rng.normal(size=(30, 64))):
         nid, c = ix.nearest(q)
         assert nid == str(int(np.argmax(X @ q))) and abs(c - float((X @ q).max())) < 1e-5
+
+def test_block_search_on_near_ties_equals_exact_brute_force():
+    "Cosines closer than float32 resolves: the block search picks what a float64 scan of every row picks."
+    rng = np.random.default_rng(11)
+    dim, Q = 900, l2_normalize(rng.normal(size=(40, 900)))
+    near = [l2_normalize(q[None] + 3e-4 * rng.normal(size=(60, dim))) for q in Q[:20]]   # 60 near-ties each
+    X = np.concatenate([l2_normalize(rng.normal(size=(3000, dim)))] + near)
+    X = X[rng.permutation(len(X))]
+    want = []
+    for q in Q:
+        c = exact_cosines(X, q)
+        want.append((str(int(np.argmax(c))), float(c.max())))
+    spread = [np.sort(exact_cosines(X, q))[-2:] for q in Q[:20]]
+    assert min(b - a for a, b in spread) < 1e-6                # ties closer than float32 tells apart
+    for row_block, b in ((500, 1), (4096, 7), (1024, 40)):
+        ix = EmbeddingIndex(dim, block=row_block)
+        ix.add_many([str(i) for i in range(len(X))], X)
+        got = []
+        for b0 in range(0, len(Q), b):
+            bs = BlockSearch(ix, Q[b0:b0 + b])
+            got += [bs.nearest(j) for j in range(len(bs.vecs))]
+        assert got == want
 
 def test_tiny_clip_is_deterministic_and_normalised():
     a = get_embedder(RunConfig(embedder='builtin:tiny-clip')).embed(FACES)

@@ -64,6 +64,41 @@ def test_two_runs_are_identical(baseline, tmp_path):
     env = json.loads((out/'env_report.json').read_text())
     assert {'torch', 'diffusers', 'numpy'} <= set(json.dumps(env).replace('"', ' ').split()) or 'torch' in json.dumps(env)
 
+# the run kills itself at the journal append that follows the first written acceptance: the accepted PNGs
+# are on disk (written by the writer threads), their journal lines are not
+KILL_BEFORE_JOURNAL = """
+import os, signal, sys
+from facesynth_nb import io, cli
+real = io.Journal.append
+def append(self, records):
+    if any(r.get('status') == 'accepted' for r in records): os.kill(os.getpid(), signal.SIGKILL)
+    real(self, records)
+io.Journal.append = append
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+def test_sigkill_between_write_and_journal_resumes_identically(baseline, tmp_path):
+    _, base = baseline
+    out = tmp_path/'o'
+    env = {**os.environ, 'PYTHONHASHSEED': '0', 'MPLBACKEND': 'Agg', 'HF_HUB_OFFLINE': '1'}
+    log = tmp_path/'stderr.txt'
+    cmd = [sys.executable, '-c', KILL_BEFORE_JOURNAL, *map(str, run_args(out))]
+    with open(log, 'w') as f:            # not a pipe: orphaned gate workers would keep it open
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=f,
+                             start_new_session=True)
+        p.wait(timeout=HANG_S)
+    try: os.killpg(p.pid, signal.SIGKILL)          # its gate workers, left without their parent
+    except ProcessLookupError: pass
+    assert p.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    j = out/'journal.jsonl'
+    lines = j.read_text().splitlines() if j.exists() else []
+    journaled = {json.loads(line)['unit_id'] for line in lines}
+    written = {f.stem for f in (out/'synthetic').rglob('*.png')}
+    assert written and not written & journaled      # files durable, not one of them journaled
+    r = facesynth(*run_args(out)); assert r.returncode == 0, r.stderr[-3000:]
+    no_torn_files(out)
+    assert outputs(out) == base
+
 # ---------------------------------------------------------------- graceful stop
 def start_until_generating(out:Path):
     "Start the small run into `out` and return once its first decisions are journaled."
