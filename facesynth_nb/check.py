@@ -57,8 +57,8 @@ def load_run_config(
 def _read_manifest(p:Path)->pd.DataFrame|None:
     "One manifest, or None when it is missing or unreadable (`check_run_files` says which)."
     if not p.exists(): return None
-    try: m = pd.read_csv(p, keep_default_na=False, dtype={'label': str, 'group_id': str,
-                                                          'origin': str, 'sha256': str})
+    try: m = pd.read_csv(p, keep_default_na=False,
+                         dtype={'label': str, 'group_id': str, 'origin': str, 'sha256': str})
     except (OSError, ValueError, UnicodeDecodeError) as e:
         log.warning('cannot read %s: %s', p, type(e).__name__)
         return None
@@ -70,7 +70,8 @@ def read_manifests(
 )->pd.DataFrame:       # rows of train/val/test.csv with a `split` column (missing files give no rows)
     "All manifest rows of a run."
     frames = [m.assign(split=s) for s in SPLITS if (m := _read_manifest(Path(out_dir)/f'{s}.csv')) is not None]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=['path', 'label', 'label_index', 'source', 'origin', 'group_id', 'split'])
+    return pd.concat(frames,
+                     ignore_index=True) if frames else pd.DataFrame(columns=['path', 'label', 'label_index', 'source', 'origin', 'group_id', 'split'])
 
 # %% ../nbs/55_check.ipynb #5b60c1b5
 def check_artifacts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|None=None)->dict:
@@ -116,15 +117,14 @@ def check_manifests_match_files(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->
     on_disk = {p.relative_to(out_dir).as_posix() for p in curated_files(out_dir)}
     listed = set(man.path)
     dups = sorted(man.path[man.path.duplicated()])
-    misplaced = sorted(p for p, s, l in zip(man.path, man.split,
-                                            man.label) if not p.startswith(f'curated/{s}/{l}/'))
+    misplaced = sorted(p for p, s,
+                       l in zip(man.path, man.split,
+                                man.label) if not p.startswith(f'curated/{s}/{l}/'))
     missing, extra = sorted(listed - on_disk), sorted(on_disk - listed)
     bad = missing + extra + dups + misplaced
     detail = (f'{len(missing)} listed but missing, {len(extra)} on disk but not listed, '
               f'{len(dups)} listed twice, '
-              f'{len(misplaced)} not under curated/<split>/<label>/' if bad else f'{len(listed)} '
-                                                                                 'files listed, '
-                                                                                 'all present')
+              f'{len(misplaced)} not under curated/<split>/<label>/' if bad else f'{len(listed)} files listed, all present')
     return _result('manifests_match_files', not bad, detail, bad)
 
 # %% ../nbs/55_check.ipynb #0fabe768
@@ -161,22 +161,20 @@ def check_label_map(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
                                                  ['label_map.json'])
     bad = sorted(p for p, l, i in zip(man.path, man.label, man.label_index) if lm.get(l) != int(i))
     sorted_ok = lm == make_label_map(lm)
-    detail = ('' if sorted_ok else 'label_map.json is not label-sorted from 0; ') + (f'{len(bad)} '
-                                                                                     'rows with a '
-                                                                                     'wrong label_index' if bad else '')
+    detail = ('' if sorted_ok else 'label_map.json is not label-sorted from 0; ') + (f'{len(bad)} rows with a wrong label_index' if bad else '')
     return _result('label_map', sorted_ok and not bad,
                    detail or f'{len(lm)} labels, indices consistent', bad)
 
 # %% ../nbs/55_check.ipynb #6c2c3d79
 def check_synthetic_cap(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Per split and class, synthetic / (synthetic + original) <= synthetic_cap."
-    c = man.groupby(['split', 'label', 'source']).size().unstack('source',
-                                                                 fill_value=0).reindex(columns=['original', 'synthetic'], fill_value=0)
+    c = man.groupby(['split', 'label',
+                     'source']).size().unstack('source',
+                                               fill_value=0).reindex(columns=['original', 'synthetic'], fill_value=0)
     over = c[c.synthetic > [cap_allowance(int(o), cfg.synthetic_cap) for o in c.original]]
     bad = [f'{s}/{l}: {r.synthetic}/{r.synthetic + r.original} = '
            f'{r.synthetic / (r.synthetic + r.original):.3f}' for (s, l), r in over.iterrows()]
-    files = man[man.source.eq('synthetic') & pd.MultiIndex.from_frame(man[['split',
-                                                                           'label']]).isin(over.index)].path
+    files = man[man.source.eq('synthetic') & pd.MultiIndex.from_frame(man[['split', 'label']]).isin(over.index)].path
     return _result('synthetic_cap', not bad,
                    (f'over the cap {cfg.synthetic_cap}: ' + '; '.join(bad)) if bad
                    else f'synthetic share <= {cfg.synthetic_cap} for every class and split', files)
@@ -187,9 +185,7 @@ def check_synthetic_splits(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     bad = man[(man.source == 'synthetic') & ~man.split.isin(cfg.synthetic_splits)]
     return _result('synthetic_splits', not len(bad),
                    f'{len(bad)} synthetic image(s) in {sorted(set(bad.split))}, allowed only in '
-                   f'{list(cfg.synthetic_splits)}' if len(bad) else 'synthetic images only in '
-                                                                    f'{list(cfg.synthetic_splits)}',
-                                                                    bad.path)
+                   f'{list(cfg.synthetic_splits)}' if len(bad) else f'synthetic images only in {list(cfg.synthetic_splits)}', bad.path)
 
 # %% ../nbs/55_check.ipynb #8baff24e
 def _curated_csv_hashes(out_dir:Path)->dict|None:
@@ -205,10 +201,14 @@ def check_file_hashes(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
         return _result('file_hashes', False,
                        'the manifests carry no sha256 column (an older export): rerun the run',
                        [f'{s}.csv' for s in SPLITS])
-    bad = [p for p, h in zip(man.path, man.get('sha256',
-                                               [])) if not (out_dir/p).is_file() or sha256_file(out_dir/p) != h]
+    bad = [p for p,
+           h in zip(man.path,
+                    man.get('sha256',
+                            [])) if not (out_dir/p).is_file() or sha256_file(out_dir/p) != h]
     cc = _curated_csv_hashes(out_dir)
-    off = [] if cc is None else [p for p, o, h in zip(man.path, man.origin, man.get('sha256', [])) if cc.get(o) != h]
+    off = [] if cc is None else [p for p, o,
+                                 h in zip(man.path, man.origin,
+                                          man.get('sha256', [])) if cc.get(o) != h]
     detail = (f'{len(bad)} curated file(s) differ from the sha256 their manifest records' if bad else
               f'all {len(man)} curated files have their recorded sha256')
     if off: detail += f'; curated.csv disagrees with the manifests on {len(off)} row(s)'
@@ -232,11 +232,13 @@ def _provenance_problems(out_dir:Path, meta:pd.DataFrame, man:pd.DataFrame)->lis
         j = (acc or {}).get(u)
         if acc is not None and j is None: out.append(('synthetic_meta.csv',
                                                       f'{u}: no accepted decision in the journal'))
-        elif j is not None and (j.get('sha256'), j.get('path')) != (h, p): out.append((p, f'{u}: differs from its journal record'))
+        elif j is not None and (j.get('sha256'),
+                                j.get('path')) != (h,
+                                                   p): out.append((p, f'{u}: differs from its journal record'))
         if not (out_dir/p).is_file() or sha256_file(out_dir/p) != h: out.append((p, f'{u}: file missing or changed'))
     syn = man[man.source == 'synthetic']
-    out += [(p, f'{o}: not in synthetic_meta.csv') for p, o in zip(syn.path,
-                                                                   syn.origin) if o not in set(meta.unit_id)]
+    out += [(p, f'{o}: not in synthetic_meta.csv') for p,
+            o in zip(syn.path, syn.origin) if o not in set(meta.unit_id)]
     return out
 
 # %% ../nbs/55_check.ipynb #813eb5a4
@@ -255,8 +257,7 @@ def check_synthetic_provenance(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->d
     bad = _provenance_problems(out_dir, meta, man)
     detail = (f'{len(bad)} problem(s), e.g. {bad[0][1]}' if bad else
               f'{len(meta)} synthetic files match their journal records' + ('' if _accepted(out_dir) is not None
-                                                                            else ' (no journal to '
-                                                                                 'compare)'))
+                                                                            else ' (no journal to compare)'))
     return _result('synthetic_provenance', not bad, detail, {f for f, _ in bad})
 
 # %% ../nbs/55_check.ipynb #ddd9855a
@@ -291,13 +292,15 @@ def check_synthetic_eval_leakage(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, 
     ix = NearDupIndex(cfg.hash_dist_max, cfg.phash_size**2)
     ix.add_many(man.path[ev], [h for h, e in zip(hashes, ev) if e])
     syn = man.source.eq('synthetic').values
-    hits = [(p, q, d) for p, qs in zip(man.path[syn], ix.query_many([h for h, s in zip(hashes, syn) if s]))
+    hits = [(p, q, d) for p,
+            qs in zip(man.path[syn], ix.query_many([h for h, s in zip(hashes, syn) if s]))
             for q, d in qs if q != p]
     detail = (f'{len(hits)} synthetic/eval pair(s) within distance {cfg.hash_dist_max}, e.g. '
               f'{hits[0][0]} ~ {hits[0][1]} (d={hits[0][2]})'
               if hits else f'no synthetic image within distance {cfg.hash_dist_max} of the '
                            f'{int(ev.sum())} val/test images')
-    return _result('synthetic_eval_leakage', not hits, detail, {x for p, q, _ in hits for x in (p, q)})
+    return _result('synthetic_eval_leakage', not hits, detail,
+                   {x for p, q, _ in hits for x in (p, q)})
 
 # %% ../nbs/55_check.ipynb #fc34c542
 def check_original_cross_split(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, hashes:list,

@@ -37,8 +37,7 @@ def _parse_value(name:str, default, text:str):
         if isinstance(default, float): return float(text)
         if isinstance(default, tuple):
             items = [t.strip() for t in text.split(',') if t.strip()]
-            return tuple(float(t) for t in items) if default and isinstance(default[0],
-                                                                            float) else tuple(items)
+            return tuple(float(t) for t in items) if default and isinstance(default[0], float) else tuple(items)
         if isinstance(default, dict): return json.loads(text)
         if name == 'batch_size': return text if text == 'auto' else int(text)
         return text
@@ -61,7 +60,8 @@ def add_config_options(p:argparse.ArgumentParser)->None:
     p.add_argument('--config', help='YAML config file; options given here override it')
     g = p.add_argument_group('settings (RunConfig fields)')
     for name, d in _field_defaults().items():
-        shown = ','.join(map(str, d)) if isinstance(d, tuple) else json.dumps(d) if isinstance(d, dict) else d
+        shown = ','.join(map(str, d)) if isinstance(d,
+                                                    tuple) else json.dumps(d) if isinstance(d, dict) else d
         g.add_argument(*option_names(name), dest=f'cfg_{name}', metavar='VALUE',
                        help=f'{docs.get(name) or ""} (default: {shown})')
 
@@ -91,7 +91,8 @@ def cap_workers(cfg:RunConfig)->RunConfig:
 def config_from_args(a:argparse.Namespace)->RunConfig:
     "Build the RunConfig from `--config` plus the options given on the command line."
     defaults = _field_defaults()
-    over = {n: _parse_value(n, defaults[n], v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
+    over = {n: _parse_value(n, defaults[n],
+                            v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
     try: cfg = load_config(getattr(a, 'config', None), **over)
     except ConfigError as e: raise option_error(e, set(over), getattr(a, 'config', None)) from None
     return cap_workers(cfg)
@@ -280,8 +281,8 @@ def cmd_evaluate(a)->int:
     guard_out_dir(a.out_dir)
     if (why := unfinished_message(a.out_dir, 'evaluate')): raise InputError(why)
     try:
-        with quiet_numpy(): ev = evaluate_run(a.out_dir, **{k: v for k,
-                                                            v in over.items() if v is not None})
+        with quiet_numpy(): ev = evaluate_run(a.out_dir,
+                                              **{k: v for k, v in over.items() if v is not None})
     except FileNotFoundError as e:
         if not e.filename or not is_inside(e.filename, a.out_dir): raise
         raise CheckFailed(f"{e.filename} is listed by the run but missing; run `facesynth check "
@@ -358,7 +359,8 @@ def _arg_of(filename, a)->str:
         v = getattr(a, n, None) or getattr(a, f'cfg_{n}', None)
         if isinstance(v,
                       str) and v and (f == (r := os.path.abspath(v)) or f.startswith(r.rstrip('/') + '/')):
-            return f'--{n}' if n != 'out_dir' or hasattr(a, 'cfg_out_dir') or hasattr(a, 'raw_root') else 'OUT_DIR'
+            return f'--{n}' if n != 'out_dir' or hasattr(a,
+                                                         'cfg_out_dir') or hasattr(a, 'raw_root') else 'OUT_DIR'
     return ''
 
 # %% ../nbs/91_cli.ipynb #3fb67d64
@@ -380,8 +382,7 @@ def bad_text_args(a)->str|None:
         if not isinstance(v, str): continue
         try: v.encode('utf-8')
         except UnicodeEncodeError:
-            name = '--' + k.removeprefix('cfg_') if k != 'out_dir' or hasattr(a,
-                                                                              'raw_root') else 'OUT_DIR'
+            name = '--' + k.removeprefix('cfg_') if k != 'out_dir' or hasattr(a, 'raw_root') else 'OUT_DIR'
             return (f"{name} {ascii(v)} holds bytes that are not UTF-8 text; rename the folder (or "
                     "file) "
                     "to UTF-8, or give another path")

@@ -20,8 +20,7 @@ def load_gray(paths:list,           # image files
     "Read `paths` as grayscale `size`² arrays (bilinear resize)."
     out = np.empty((len(paths), size, size), np.uint8)
     for i, p in enumerate(paths):
-        with Image.open(p) as im: out[i] = np.asarray(im.convert('L').resize((size, size),
-                                                                             Image.BILINEAR))
+        with Image.open(p) as im: out[i] = np.asarray(im.convert('L').resize((size, size), Image.BILINEAR))
     return out
 
 def to_tensor(images:np.ndarray,    # uint8 (n, s, s)
@@ -76,8 +75,8 @@ def predict_proba(net, x, batch:int=512)->np.ndarray:
     net.eval()
     out = []
     with torch.no_grad():
-        for i in range(0, len(x), batch): out.append(torch.softmax(net(x[i:i + batch]).float(),
-                                                                   1).cpu())
+        for i in range(0, len(x),
+                       batch): out.append(torch.softmax(net(x[i:i + batch]).float(), 1).cpu())
     return torch.cat(out).numpy() if out else np.empty((0, net[-1].out_features), np.float32)
 
 def train_cnn(x,                              # train images (n, 1, s, s) on the device

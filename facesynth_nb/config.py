@@ -293,12 +293,15 @@ def _check_choices(c):
     _check(bs == 'auto' or (isinstance(bs, int) and not isinstance(bs, bool) and 1 <= bs <= 1024),
            'batch_size', bs, "'auto' or an integer in [1, 1024]")
     fr = c.split_fractions
-    _check(isinstance(fr, (tuple, list)) and len(fr) == 3 and all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fr)
+    _check(isinstance(fr,
+                      (tuple,
+                       list)) and len(fr) == 3 and all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fr)
            and abs(sum(fr) - 1) < 1e-6 and fr[0] > 0, 'split_fractions', fr,
            'three numbers in [0, 1] for train, val, test, summing to 1, train > 0')
     ss = c.synthetic_splits
-    _check(isinstance(ss, (tuple,
-                           list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
+    _check(isinstance(ss,
+                      (tuple,
+                       list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
            'synthetic_splits', ss, f"a non-empty list of {SPLITS} that includes 'train'")
 
 # %% ../nbs/00_config.ipynb #a4ab0316
@@ -410,8 +413,8 @@ def save_config(c:RunConfig, path:str|Path)->Path:
     "Write `c` as YAML (by `.yaml`/`.yml` suffix) or JSON."
     import yaml
     p = Path(path); d = config_to_dict(c)
-    p.write_text(yaml.safe_dump(d, sort_keys=True) if p.suffix in ('.yaml',
-                                                                   '.yml') else json.dumps(d, indent=2, sort_keys=True))
+    p.write_text(yaml.safe_dump(d,
+                                sort_keys=True) if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
     return p
 
 # %% ../nbs/00_config.ipynb #3e912867

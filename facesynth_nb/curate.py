@@ -85,9 +85,9 @@ def stratified_group_split(
 def _majority_split(split:pd.Series, groups:pd.Series)->pd.Series:
     "Per group, its most common non-empty split (ties in train, val, test order), or ''."
     c = pd.crosstab(groups.values, split.values).reindex(columns=list(SPLITS), fill_value=0)
-    return pd.Series(np.where(c.values.max(1) > 0, np.array(SPLITS,
-                                                            dtype=object)[c.values.argmax(1)], ''),
-                                                            index=c.index, dtype=object)
+    return pd.Series(np.where(c.values.max(1) > 0,
+                              np.array(SPLITS, dtype=object)[c.values.argmax(1)], ''),
+                     index=c.index, dtype=object)
 
 def _carve_val(split:pd.Series, originals:pd.DataFrame, cfg:RunConfig)->pd.Series:
     "Move a `val` share of the groups that lie wholly in train to val (presets without a val split)."
@@ -201,8 +201,7 @@ def curate(
     carve_val:bool=True,          # when raw_root's splits have no val, carve val out of train
 )->pd.DataFrame:                  # the curated table (contracts.md), originals first, sorted by item id
     "Merge originals and synthetic images into the curated table: split, cap, label indices, names."
-    synthetic = synthetic if synthetic is not None else pd.DataFrame(columns=['unit_id', 'label',
-                                                                              'index', 'path'])
+    synthetic = synthetic if synthetic is not None else pd.DataFrame(columns=['unit_id', 'label', 'index', 'path'])
     _check_inputs(originals, synthetic)
     o = pd.DataFrame({'item_id': originals.orig_id, 'source': 'original', 'label': originals.label,
                       'split': split_originals(originals, cfg, regroup_presets, carve_val),
@@ -246,9 +245,10 @@ def label_conflicts(
     nl = o.groupby('group_id').label.nunique()
     o = o[o.group_id.isin(nl.index[nl > 1])]
     if not len(o): return pd.DataFrame(columns=['group_id', 'labels', 'majority', 'n', 'splits'])
-    df = pd.DataFrame({'labels': _joined(o, 'group_id', 'label'), 'majority': _majority_label(o, 'group_id'),
-                       'n': o.groupby('group_id').size(), 'splits': _joined(o, 'group_id', 'split',
-                                                                            SPLITS)})
+    df = pd.DataFrame({'labels': _joined(o, 'group_id', 'label'),
+                       'majority': _majority_label(o, 'group_id'),
+                       'n': o.groupby('group_id').size(),
+                       'splits': _joined(o, 'group_id', 'split', SPLITS)})
     return df.rename_axis('group_id').reset_index()
 
 def cross_split_groups(

@@ -87,7 +87,8 @@ class RunFiles:
         "A setting of the run: status.json (top level or quality_thresholds), else run.json's config."
         for d in (self.status, self.status.get('quality_thresholds') or {},
                   self.run.get('config') or {}, self.run):
-            if isinstance(d, dict) and d.get(name) is not None and not isinstance(d[name], dict): return d[name]
+            if isinstance(d,
+                          dict) and d.get(name) is not None and not isinstance(d[name], dict): return d[name]
         return default
 
     def stat(self, path:str, default=None):
@@ -123,7 +124,8 @@ def load_run(out_dir:str|Path)->RunFiles:
     out = Path(out_dir)
     if not out.is_dir(): raise InputError(f"out_dir {out} does not exist or is not a folder")
     mans = [m.assign(split=s) for s in SPLITS if len(m := _read_csv(out/f'{s}.csv'))]
-    man = pd.concat(mans, ignore_index=True) if mans else pd.DataFrame(columns=['path', 'label', 'source', 'split'])
+    man = pd.concat(mans,
+                    ignore_index=True) if mans else pd.DataFrame(columns=['path', 'label', 'source', 'split'])
     return RunFiles(out=out, status=_read_json(out/'status.json', required=True),
                     run=_read_json(out/'run.json'),
                     env=_read_json(out/'env_report.json'), manifest=man,
@@ -170,8 +172,8 @@ def class_composition(run:'RunFiles|str|Path')->pd.DataFrame:
         pc = {l: dict(original=int((g.source == 'original').sum()),
                       synthetic=int((g.source == 'synthetic').sum()))
               for l, g in r.manifest.groupby('label')}
-    df = pd.DataFrame.from_dict(pc, orient='index').reindex(columns=['original', 'synthetic',
-                                                                     'total', 'synthetic_fraction'])
+    df = pd.DataFrame.from_dict(pc,
+                                orient='index').reindex(columns=['original', 'synthetic', 'total', 'synthetic_fraction'])
     df[['original', 'synthetic']] = df[['original', 'synthetic']].fillna(0).astype(int)
     df['total'] = df.total.fillna(df.original + df.synthetic).astype(int)
     df['synthetic_fraction'] = df.synthetic_fraction.fillna(df.synthetic / df.total.where(df.total > 0)).astype(float)
@@ -213,8 +215,8 @@ def split_composition(run:'RunFiles|str|Path')->pd.DataFrame:
     m = r.manifest
     cols = ['original', 'synthetic']
     idx = pd.MultiIndex.from_product([r.labels, list(SPLITS)], names=['label', 'split'])
-    if len(m): t = pd.crosstab([m.label, m.split], m.source).reindex(index=idx, columns=cols,
-                                                                     fill_value=0)
+    if len(m): t = pd.crosstab([m.label, m.split],
+                               m.source).reindex(index=idx, columns=cols, fill_value=0)
     else: t = pd.DataFrame(0, index=idx, columns=cols)
     t = t.fillna(0).astype(int)
     t.columns.name = None
@@ -410,8 +412,9 @@ def gate_summary(run:'RunFiles|str|Path')->pd.DataFrame:
 # %% ../nbs/60_diagnose.ipynb #04423eb1
 def _hist_by_status(ax, j:pd.DataFrame, col:str, bins):
     "Stacked histogram of `col` for accepted and rejected units."
-    groups = [(s, pd.to_numeric(j[col][j.status == s],
-                                errors='coerce').dropna()) for s in ('accepted', 'rejected')]
+    groups = [(s,
+               pd.to_numeric(j[col][j.status == s],
+                             errors='coerce').dropna()) for s in ('accepted', 'rejected')]
     groups = [(s, v) for s, v in groups if len(v)]
     ax.hist([v for _, v in groups], bins=bins, stacked=True, label=[s for s, _ in groups],
             color=[{'accepted': '#55A868', 'rejected': '#C44E52'}[s] for s, _ in groups])
@@ -454,8 +457,7 @@ def plot_reject_examples(run:'RunFiles|str|Path', k:int=6, size:int=64)->tuple:
     root = r.out/'rejects'
     reasons = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     picks = pd.DataFrame([dict(reason=rs, path=p.relative_to(r.out).as_posix())
-                          for rs in reasons for p in pick_examples(list((root/rs).glob('*.png')),
-                                                                   k)], columns=['reason', 'path'])
+                          for rs in reasons for p in pick_examples(list((root/rs).glob('*.png')), k)], columns=['reason', 'path'])
     rows = [[r.out/p for p in picks.path[picks.reason == rs]] for rs in reasons]
     return picks, _plot_mosaic(rows, reasons, size, None, [],
                                'Examples of rejected candidates, by reason',
@@ -489,8 +491,8 @@ def plot_balance(run:'RunFiles|str|Path')->tuple:
         x = np.arange(len(df))
         ax.axhspan(-TOLERANCE_PCT, TOLERANCE_PCT, color='#55A868', alpha=0.25,
                    label=f'±{TOLERANCE_PCT:g} % tolerance')
-        ax.bar(x, df.deviation_pct.fillna(0), color=np.where(df.within_tolerance, '#55A868',
-                                                             '#C44E52'))
+        ax.bar(x, df.deviation_pct.fillna(0),
+               color=np.where(df.within_tolerance, '#55A868', '#C44E52'))
         ax.axhline(0, color='0.3', lw=0.8)
         _labels_axis(ax, list(df.index))
         ax.set_ylabel('deviation from mean class count (%)')
@@ -660,8 +662,8 @@ def plot_label_confusion(run:'RunFiles|str|Path')->tuple:
         if t.empty: _say(ax, 'no validator predictions recorded')
         else:
             ax.imshow(t.to_numpy(), cmap='Blues')
-            for (i, k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center',
-                                                                   va='center', fontsize=8)
+            for (i,
+                 k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center', va='center', fontsize=8)
             ax.set_xticks(range(len(t.columns)), t.columns, rotation=45, ha='right')
             ax.set_yticks(range(len(t.index)), t.index)
         ax.set_xlabel('validator prediction')
@@ -697,8 +699,8 @@ def _files_by_id(r:RunFiles)->dict:
     "orig_id and unit_id -> the image file: originals from originals.csv, accepted images from the journal."
     out = {}
     o = r.originals
-    if len(o) and {'orig_id', 'file_path'} <= set(o.columns): out.update(zip(o.orig_id.astype(str),
-                                                                             o.file_path.map(Path)))
+    if len(o) and {'orig_id',
+                   'file_path'} <= set(o.columns): out.update(zip(o.orig_id.astype(str), o.file_path.map(Path)))
     j = r.journal
     if len(j) and {'unit_id', 'path'} <= set(j.columns):
         acc = j[j.path.fillna('').astype(str) != '']
@@ -732,8 +734,9 @@ def gallery_matches(run:'RunFiles|str|Path')->tuple:
                                  match=files.get(mid),
                                  name=f"{reason.replace('_', ' ')}, "
                                       f"{fmt.format(v) if pd.notna(v) else 'score not recorded'}"))
-    t = pd.DataFrame(rows[:GALLERY_ROWS], columns=['unit_id', 'reason', 'matched', 'score',
-                                                   'candidate', 'match', 'name'])
+    t = pd.DataFrame(rows[:GALLERY_ROWS],
+                     columns=['unit_id', 'reason', 'matched', 'score', 'candidate', 'match',
+                              'name'])
     png = _gallery([[c, m] for c, m in zip(t.candidate, t.match)], list(t.name),
                    'Duplicates: candidate | match',
                    r.out/PLOTS/'gallery_matches.png',
@@ -751,8 +754,9 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
         if len(j) and cols <= set(j.columns) else pd.DataFrame(columns=sorted(cols))
     files = _files_by_id(r)
     def image(u): return files.get(str(u)) or next(iter((r.out/'rejects').glob(f'*/{u}.png')), None)
-    pairs = d.groupby(['label', 'label_pred']).size().sort_values(ascending=False,
-                                                                  kind='stable') if len(d) else pd.Series(dtype=int)
+    pairs = d.groupby(['label',
+                       'label_pred']).size().sort_values(ascending=False,
+                                                         kind='stable') if len(d) else pd.Series(dtype=int)
     for (lb, pred), n in pairs.head(GALLERY_ROWS).items():
         ims = [p for p in (image(u) for u in d.unit_id[(d.label == lb) & (d.label_pred == pred)]) if p is not None]
         if ims:
@@ -773,8 +777,8 @@ def gallery_sharpness(run:'RunFiles|str|Path')->tuple:
                                         errors='coerce')).dropna(subset=['blur'])
     acc = acc.sort_values([c for c in ('blur', 'unit_id') if c in acc])
     rows, names = [], []
-    for name, part in (('blurriest accepted', acc.head(GALLERY_K)), ('sharpest accepted',
-                                                                     acc.tail(GALLERY_K)[::-1])):
+    for name, part in (('blurriest accepted', acc.head(GALLERY_K)),
+                       ('sharpest accepted', acc.tail(GALLERY_K)[::-1])):
         if len(part):
             rows.append([r.out/p for p in part.path])
             names.append(f'{name} ({part.blur.min():,.0f}–{part.blur.max():,.0f})')
@@ -790,8 +794,8 @@ def gallery_originals(run:'RunFiles|str|Path')->tuple:
     o = r.originals
     rows, names = [], []
     if len(o) and {'near_group', 'file_path', 'label'} <= set(o.columns):
-        conflict = o.get('label_conflict', pd.Series(False,
-                                                     index=o.index)).astype(str).str.lower().eq('true')
+        conflict = o.get('label_conflict',
+                         pd.Series(False, index=o.index)).astype(str).str.lower().eq('true')
         g = o.assign(conflict=conflict).groupby('near_group')
         groups = [(k, d) for k, d in g if len(d) > 1]
         groups.sort(key=lambda kd: (not kd[1].conflict.any(), -len(kd[1]), str(kd[0])))

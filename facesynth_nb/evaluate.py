@@ -226,7 +226,8 @@ def _clean(v):
     "JSON-ready: floats rounded to 6 digits, NaN as None, arrays as lists."
     if isinstance(v, dict): return {k: _clean(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, np.ndarray)): return [_clean(x) for x in v]
-    if isinstance(v, (float, np.floating)): return None if not math.isfinite(v) else round(float(v), 6)
+    if isinstance(v,
+                  (float, np.floating)): return None if not math.isfinite(v) else round(float(v), 6)
     if isinstance(v, np.integer): return int(v)
     return v
 
@@ -262,7 +263,8 @@ def compare(fa:dict, ba:dict, fb:dict, bb:dict, labels:list,
     "b − a per metric and per label: {diff, ci95: [lo, hi], n, verdict}, from figures `f*` and bootstrap draws `b*`."
     counts = np.bincount(y, minlength=len(labels)) if y is not None else [None] * len(labels)
     total = int(len(y)) if y is not None else None
-    def one(d, lo, hi, n, n_min): return dict(diff=d, ci95=[lo, hi], n=n, verdict=verdict(lo, hi, n, n_min))
+    def one(d, lo, hi, n, n_min): return dict(diff=d, ci95=[lo, hi], n=n,
+                                              verdict=verdict(lo, hi, n, n_min))
     out = {m: one(fb['mean'][m] - fa['mean'][m], *interval(bb[m] - ba[m]), total,
                   MIN_TEST_TOTAL) for m in METRICS}
     for m in PER_LABEL:
@@ -303,8 +305,8 @@ def rare_labels(sizes:dict, k:int=2,
                )->list:
     "The `k` labels with the fewest real train images (ties: lowest real-only F1, then name): the ones users add faces for."
     per, f1 = sizes['train_real']['per_label'], f1_real or {}
-    def worst(lb): return f1[lb] if isinstance(f1.get(lb), (int,
-                                                            float)) and math.isfinite(f1[lb]) else math.inf
+    def worst(lb): return f1[lb] if isinstance(f1.get(lb),
+                                               (int, float)) and math.isfinite(f1[lb]) else math.inf
     return sorted(per, key=lambda lb: (per[lb], worst(lb), lb))[:k]
 
 # %% ../nbs/80_evaluate.ipynb #6243e678
@@ -363,7 +365,7 @@ def split_sizes(splits:dict, labels:list)->dict:
             'test_real': real_only(splits['test'])}
     return {k: dict(total=len(v),
                     per_label={lb: int((v.label == lb).sum()) for lb in labels}) for k,
-                    v in sets.items()}
+            v in sets.items()}
 
 # %% ../nbs/80_evaluate.ipynb #883e877f
 def evaluation_link(
@@ -399,8 +401,7 @@ def evaluate_run(out_dir:str|Path,                      # a finished run's out_d
     labels, test = _labels(splits), real_only(splits['test'])
     if not len(test): raise InputError(f"{out}: the test split holds no real image, so there is "
                                        "nothing to score on")
-    if not (splits['train'].source == 'original').any(): raise InputError(f"{out}: the train split "
-                                                                          "holds no real image")
+    if not (splits['train'].source == 'original').any(): raise InputError(f"{out}: the train split holds no real image")
     with RunLock(out):
         preds, y, clf, seeds = train_arms(splits, cfg, labels, out/'cache')
         ev = dict(summarise(preds, y, labels, cfg), labels=labels, seeds=seeds, arms_meaning=ARMS,

@@ -104,8 +104,7 @@ def _converted_is_current(dest:Path, digest:str, size:int, mode:str)->bool:
 def _root_of(dest:Path, cfg:RunConfig)->Path:
     "out_dir when `dest` is spelled inside it (no link below it is then followed), else `dest`'s folder."
     d = os.path.abspath(dest)
-    inside = any(d.startswith(r.rstrip('/') + '/') for r in (os.path.abspath(cfg.out),
-                                                             os.path.realpath(cfg.out)))
+    inside = any(d.startswith(r.rstrip('/') + '/') for r in (os.path.abspath(cfg.out), os.path.realpath(cfg.out)))
     return cfg.out if inside else dest.parent
 
 def export_file(
@@ -350,8 +349,7 @@ def gray_stats(
     kept, out = curated[curated.dropped == ''].sort_values('item_id'), {}
     for src in ('original', 'synthetic'):
         rows = kept[kept.source == src]
-        take = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), min(n, len(rows)),
-                                                              replace=False))
+        take = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), min(n, len(rows)), replace=False))
         px = [np.asarray(prepare_image(p, cfg.image_size, 'L'),
                          np.float64) for p in rows.file_path.iloc[take]]
         a = np.stack(px) if px else np.zeros(0)
@@ -370,8 +368,10 @@ def journal_summary(
     j = j.drop_duplicates('unit_id', keep='last') if 'unit_id' in j else j
     st = j.status.value_counts()
     rej = j[j.status == 'rejected'].assign(reason=lambda d: d.reason.fillna('').replace('', 'unknown'))
-    by_class = {l: g.reason.value_counts().sort_index().to_dict() for l, g in rej.groupby('label', sort=True)}
-    return dict(candidates=int((j.status != 'exhausted').sum()), accepted=int(st.get('accepted', 0)),
+    by_class = {l: g.reason.value_counts().sort_index().to_dict() for l,
+                g in rej.groupby('label', sort=True)}
+    return dict(candidates=int((j.status != 'exhausted').sum()),
+                accepted=int(st.get('accepted', 0)),
                 rejected=int(st.get('rejected', 0)), exhausted=int(st.get('exhausted', 0)),
                 rejects_by_reason=rej.reason.value_counts().sort_index().to_dict(),
                 rejects_by_class=by_class)
@@ -392,8 +392,7 @@ def plan_summary(
 # %% ../nbs/50_export.ipynb #f5bfb890
 def _quarantine(quarantine, cfg:RunConfig)->dict:
     q = quarantine
-    if q is None and (cfg.out/'quarantine.csv').exists(): q = pd.read_csv(cfg.out/'quarantine.csv',
-                                                                          keep_default_na=False)
+    if q is None and (cfg.out/'quarantine.csv').exists(): q = pd.read_csv(cfg.out/'quarantine.csv', keep_default_na=False)
     if q is None or not len(q): return dict(count=0, by_reason={})
     return dict(count=len(q), by_reason=q.reason.value_counts().sort_index().to_dict())
 
@@ -483,12 +482,12 @@ def build_status(
         balance=balance_summary(curated), balance_train=balance_summary(curated, 'train'),
         preset_splits=bool(originals is not None and cfg.keep_splits and (originals.split != '').any()),
         leakage=_leakage(curated), synthetic_generation=journal_summary(t.journal),
-        plan=plan_summary(t.plan),
-        quarantined=_quarantine(t.quarantine, cfg), disk_usage=_disk(curated, originals,
-                                                                     t.synthetic, cfg),
+              plan=plan_summary(t.plan),
+        quarantined=_quarantine(t.quarantine, cfg),
+              disk_usage=_disk(curated, originals, t.synthetic, cfg),
         gray_stats=gray_stats(curated, cfg, gray_n), config_hash=config_hash(cfg),
         model=model_info or {'model_id': cfg.model_id},
-        model_is_builtin=is_builtin_model(cfg.model_id))
+              model_is_builtin=is_builtin_model(cfg.model_id))
     if st['model_is_builtin']:
         st['model_note'] = f'{cfg.model_id} is an untrained built-in model: its images are noise, not faces'
     clash = sorted(set(extra or {}) & set(st))
@@ -502,8 +501,8 @@ def write_status(status:dict, cfg:RunConfig)->Path:
 # %% ../nbs/50_export.ipynb #705615b4
 PACKAGES = dict(torch='torch', diffusers='diffusers', transformers='transformers',
                 accelerate='accelerate',
-                safetensors='safetensors', opencv=('opencv-python-headless', 'opencv-python',
-                                                   'opencv-contrib-python'),
+                safetensors='safetensors',
+                opencv=('opencv-python-headless', 'opencv-python', 'opencv-contrib-python'),
                 numpy='numpy', pillow='pillow', imagehash='imagehash', pandas='pandas',
                 datasets='datasets',
                 facesynth_nb='facesynth_nb')
@@ -542,8 +541,8 @@ def git_commit(path:str|Path|None=None)->dict:
                                         text=True, timeout=10)
         r = run('rev-parse', 'HEAD')
         if r.returncode: return dict(commit=None, dirty=None)
-        return dict(commit=r.stdout.strip(), dirty=bool(run('status', '--porcelain',
-                                                            '--untracked-files=no').stdout.strip()))
+        return dict(commit=r.stdout.strip(),
+                    dirty=bool(run('status', '--porcelain', '--untracked-files=no').stdout.strip()))
     except (OSError, subprocess.SubprocessError): return dict(commit=None, dirty=None)
 
 
@@ -574,7 +573,8 @@ def check_mirror_root(
 )->Path:            # the resolved mirror root
     "Refuse (InputError) a mirror_root that is, contains or lies inside raw_root or out_dir."
     root = Path(cfg.mirror_root)
-    for name, other in (('raw_root', _raw_dir(cfg) if cfg.raw_root else None), ('out_dir', cfg.out)):
+    for name, other in (('raw_root', _raw_dir(cfg) if cfg.raw_root else None),
+                        ('out_dir', cfg.out)):
         if other is None: continue
         inside, contains = is_inside(root, other), is_inside(other, root)
         if inside or contains:
@@ -640,8 +640,8 @@ def plan_mirror(
     root, out = check_mirror_root(cfg), cfg.out.resolve()
     man, index = _out_manifests(out), read_mirror_index(root)
     files = {p.removeprefix('curated/'): (out/p, h) for p, h in zip(man.path, man.sha256)}
-    def foreign(rel, h): return (root/rel).exists() and not mirror_owns(root, rel,
-                                                                        index) and sha256_file(root/rel) != h
+    def foreign(rel,
+                h): return (root/rel).exists() and not mirror_owns(root, rel, index) and sha256_file(root/rel) != h
     clash = sorted(r for r, (_, h) in files.items() if foreign(r, h))
     if not (root/MIRROR_INDEX).exists():      # the index proves a mirror of ours lives here: its top files are ours
         clash += [r for r in MIRROR_TOP if foreign(r, None)]
@@ -677,9 +677,8 @@ def apply_mirror(
     root, out = plan.root, cfg.out.resolve()
     make_dirs(root, root)
     link = cfg.export_mode == 'hardlink' and root.stat().st_dev == (out/'curated').stat().st_dev
-    for rel, (src, _) in plan.files.items(): _copy_file(src, ensure_inside(root/rel, root,
-                                                                           'mirror path'), link,
-                                                                           root)
+    for rel, (src, _) in plan.files.items(): _copy_file(src,
+                                                        ensure_inside(root/rel, root, 'mirror path'), link, root)
     index = {rel: h for rel, (_, h) in plan.files.items()}
     man = _out_manifests(out)
     for s in SPLITS:

@@ -540,8 +540,7 @@ def write_tokenizer(folder:str|Path, words:tuple=TOKEN_WORDS)->Path:
     (folder/'merges.txt').write_text('#version: 0.2\n' + ''.join(f'{a} {b}\n' for a, b in merges),
                                      encoding='utf-8')
     (folder/'tokenizer_config.json').write_text(json.dumps(dict(
-        tokenizer_class='CLIPTokenizer', model_max_length=77, bos_token='<|startoftext|>',
-        eos_token='<|endoftext|>',
+        tokenizer_class='CLIPTokenizer', model_max_length=77, bos_token='<|startoftext|>', eos_token='<|endoftext|>',
         unk_token='<|endoftext|>', pad_token='<|endoftext|>', do_lower_case=True)))
     return folder
 
@@ -564,7 +563,7 @@ def tiny_components(tokenizer_dir:str|Path)->dict:
                                     layers_per_block=1,
             block_out_channels=(32, 64), down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D'),
             up_block_types=('CrossAttnUpBlock2D', 'UpBlock2D'), cross_attention_dim=32,
-            attention_head_dim=4, norm_num_groups=8)
+                                    attention_head_dim=4, norm_num_groups=8)
         vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
                             norm_num_groups=8,
             block_out_channels=(16, 16, 32, 32), down_block_types=('DownEncoderBlock2D',) * 4,
@@ -626,9 +625,10 @@ register_generator('builtin:tiny', tiny_generator)
 # %% ../nbs/20_generate.ipynb #5f2a5d37
 SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
                  block_out_channels=(320, 640, 1280, 1280),
-    down_block_types=('CrossAttnDownBlock2D',) * 3 + ('DownBlock2D',), up_block_types=('UpBlock2D',) + ('CrossAttnUpBlock2D',) * 3,
+    down_block_types=('CrossAttnDownBlock2D',) * 3 + ('DownBlock2D',),
+                 up_block_types=('UpBlock2D',) + ('CrossAttnUpBlock2D',) * 3,
     cross_attention_dim=768, attention_head_dim=8, norm_num_groups=32, norm_eps=1e-5, act_fn='silu',
-    flip_sin_to_cos=True,
+                 flip_sin_to_cos=True,
     freq_shift=0, downsample_padding=1, mid_block_scale_factor=1, center_input_sample=False)
 SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
                 norm_num_groups=32, act_fn='silu',
@@ -677,8 +677,7 @@ FOLDER_SUFFIXES = ('.png', '.jpg', '.jpeg', '.webp')
 def read_rgb(path:str|Path, max_pixels:int)->Image.Image:
     "Decode `path` as an upright RGB image; ValueError when it has more than `max_pixels` pixels."
     with Image.open(path) as im:
-        if im.width * im.height > max_pixels: raise ValueError(f'{im.width}x{im.height} exceeds '
-                                                               f'max_pixels={max_pixels}')
+        if im.width * im.height > max_pixels: raise ValueError(f'{im.width}x{im.height} exceeds max_pixels={max_pixels}')
         return ImageOps.exif_transpose(im).convert('RGB')
 
 class FolderGenerator:
@@ -704,11 +703,12 @@ class FolderGenerator:
         if u.index >= len(files): return Candidate(u, None, make_record(**rec, exhausted=True))
         p = files[u.index]
         try: im = read_rgb(p, self.cfg.max_pixels)
-        except Exception as e: return Candidate(u, None, make_record(**rec, source_path=str(p),
-                                                                     error=f'{type(e).__name__}: '
-                                                                           f'{e}'[:300]))
-        return Candidate(u, im, make_record(**rec, source_path=str(p), gen_width=im.width,
-                                            gen_height=im.height))
+        except Exception as e: return Candidate(u, None,
+                                                make_record(**rec, source_path=str(p),
+                                                            error=f'{type(e).__name__}: {e}'[:300]))
+        return Candidate(u, im,
+                         make_record(**rec, source_path=str(p), gen_width=im.width,
+                                     gen_height=im.height))
 
     def generate(self, units:list)->list: return [self.one(u) for u in units]
     def describe(self)->dict: return dict(model_id=self.cfg.model_id, model_revision='',

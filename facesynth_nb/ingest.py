@@ -45,11 +45,11 @@ def normalize_label(
 # %% ../nbs/10_ingest.ipynb #700f9fe0
 CONFUSABLES = str.maketrans({   # Cyrillic and Greek letters that look like Latin ones (lower case, after casefold)
     'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p',
-    'с': 'c',
+                             'с': 'c',
     'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd',
-    'ԛ': 'q', 'ԝ': 'w',
+                             'ԛ': 'q', 'ԝ': 'w',
     'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p',
-    'τ': 't',
+                             'τ': 't',
     'υ': 'u', 'χ': 'x', 'ϲ': 'c', 'ϳ': 'j'})
 
 def label_skeleton(label:str)->str:
@@ -92,8 +92,8 @@ class BadFile(Exception):
         assert reason in QUARANTINE_REASONS, reason
         super().__init__(f'{reason}: {detail}')
         self.reason, self.detail = reason, detail
-    def __reduce__(self): return (BadFile, (self.reason,
-                                            self.detail))   # crosses to worker processes
+    def __reduce__(self): return (BadFile,
+                                  (self.reason, self.detail))   # crosses to worker processes
 
 # %% ../nbs/10_ingest.ipynb #757781be
 def _check_complete(fmt:str, data:bytes):
@@ -261,11 +261,9 @@ def walk_raw_root(
                 else: log.debug('skipping %s (hidden or system file)', r)
                 continue
             if not _utf8(e.name):
-                bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8',
-                                                                        'backslashreplace'),
-                                                                        'unreadable',
-                                                                        'the name is not valid '
-                                                                        'UTF-8; rename it'))
+                bad.append((r.encode('utf-8',
+                                     'surrogateescape').decode('utf-8', 'backslashreplace'),
+                            'unreadable', 'the name is not valid UTF-8; rename it'))
                 continue
             kind = _entry(e, r, real_root)
             if kind[0] == 'bad': bad.append((r,) + kind[1:])
@@ -273,8 +271,7 @@ def walk_raw_root(
             elif kind[0] == 'dir':
                 if depth == class_depth - 1: class_dirs.append(r)
                 stack.append((r, e.path, depth + 1))
-            elif not stat.S_ISREG(kind[1].st_mode): bad.append((r, 'not_image',
-                                                                'not a regular file'))
+            elif not stat.S_ISREG(kind[1].st_mode): bad.append((r, 'not_image', 'not a regular file'))
             elif depth < class_depth: loose.append(r)
             else: files.append((r, e.path, kind[1].st_size, kind[1].st_mtime_ns))
     return dict(files=sorted(files), bad=sorted(bad), class_dirs=sorted(class_dirs),
@@ -345,8 +342,8 @@ def parse_fer_row(
     if s.translate(_DIGITS_SPACE): raise BadFile('csv_malformed',
                                                  'pixels hold something other than digits and '
                                                  'spaces')
-    a = np.fromstring(s, dtype=np.int64, sep=' ') if s else np.zeros(0,
-                                                                     np.int64)   # text mode: digits and spaces only
+    a = np.fromstring(s, dtype=np.int64,
+                      sep=' ') if s else np.zeros(0, np.int64)   # text mode: digits and spaces only
     if a.size != FER_SIDE * FER_SIDE: raise BadFile('csv_malformed',
                                                     f'{a.size} pixel values, expected '
                                                     f'{FER_SIDE * FER_SIDE}')
@@ -509,8 +506,9 @@ def csv_rows_chunk(
     if n_new: log.debug('wrote %d decoded CSV image(s)', n_new)
     d = describe_grays(grays, phash_size)
     for k, (i, row, label, split, path, nb) in enumerate(where):
-        out[i] = (row, ('ok', '', label, split, path, nb, d['sha1'][k], d['phash'][k],
-                        d['gray_mean'][k], d['gray_std'][k]))
+        out[i] = (row,
+                  ('ok', '', label, split, path, nb, d['sha1'][k], d['phash'][k], d['gray_mean'][k],
+                   d['gray_std'][k]))
     return out
 
 # %% ../nbs/10_ingest.ipynb #3fc5a12c
@@ -587,8 +585,8 @@ def label_conflict_groups(
 )->pd.DataFrame:             # near_group, n, labels ('label:count|...'), pixel_identical, orig_ids ('|'-joined)
     "Near-duplicate groups of originals that hold more than one label, largest first."
     c = originals[originals.label_conflict]
-    rows = [dict(near_group=k, n=len(g), labels='|'.join(f'{l}:{n}' for l,
-                                                         n in sorted(g.label.value_counts().items())),
+    rows = [dict(near_group=k, n=len(g),
+                 labels='|'.join(f'{l}:{n}' for l, n in sorted(g.label.value_counts().items())),
                  pixel_identical=g.dup_group.nunique() == 1, orig_ids='|'.join(sorted(g.orig_id)))
             for k, g in c.groupby('near_group', sort=True)]
     out = pd.DataFrame(rows, columns=['near_group', 'n', 'labels', 'pixel_identical', 'orig_ids'])
@@ -666,7 +664,8 @@ def _scan_tree(root:Path, layout:str, cfg:RunConfig, cache:dict)->tuple:
         if c is not None and c['size'] == size and c['mtime_ns'] == mtime: rows.append(c)
         else: todo.append((rel, path, size, mtime))
     workers = 1 if len(todo) < _MIN_POOL else n_workers(cfg.workers)
-    jobs = [([(p, s) for _, p, s, _ in ch], cfg.max_pixels, cfg.phash_size) for ch in _chunked(todo, workers)]
+    jobs = [([(p, s) for _, p, s, _ in ch], cfg.max_pixels,
+             cfg.phash_size) for ch in _chunked(todo, workers)]
     res = [r for chunk in map_chunks(scan_files_chunk, jobs, workers, len(todo),
                                      cfg.progress) for r in chunk]
     for (rel, path, size, mtime), r in zip(todo, res):
@@ -688,8 +687,7 @@ def _file_rows(rows:list, w:dict, root:Path, layout:str, cfg:RunConfig)->tuple:
             labels[parts[depth - 1]] = check_label(normalize_label(parts[depth - 1], cfg.label_map),
                                                    f'class folder {parts[depth - 1]!r}')
         if parts[0] not in splits: splits[parts[0]] = split_name(parts[0]) if layout == 'splits' else ''
-    out = {c: [r[c] for r in ok] for c in ORIGINALS_COLUMNS[:12] if c not in ('file_path', 'label',
-                                                                              'split')}
+    out = {c: [r[c] for r in ok] for c in ORIGINALS_COLUMNS[:12] if c not in ('file_path', 'label', 'split')}
     out['file_path'] = [paths[i] for i in out['orig_id']]
     out['label'] = [labels[i.split('/', depth)[depth - 1]] for i in out['orig_id']]
     out['split'] = [splits[i.split('/', 1)[0]] for i in out['orig_id']]
@@ -758,8 +756,8 @@ def _count_lines(path:Path)->int:
 def _csv_cache_row(orig_id, st, r):
     if r[0] != 'ok': return cache_row(orig_id, st.st_size, st.st_mtime_ns, r, bytes=0)
     _, _, label, split, fp, nb, sha1, ph, mean, std = r
-    return cache_row(orig_id, st.st_size, st.st_mtime_ns, ('ok', '', FER_SIDE, FER_SIDE, 'L', sha1,
-                                                           ph, mean, std),
+    return cache_row(orig_id, st.st_size, st.st_mtime_ns,
+                     ('ok', '', FER_SIDE, FER_SIDE, 'L', sha1, ph, mean, std),
                      label=label, split=split, file_path=fp, bytes=nb)
 
 def _remove_stale_csv_images(out:Path, keep:set):

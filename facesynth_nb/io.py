@@ -155,8 +155,8 @@ PNG_COMPRESS_LEVEL = 3  # zlib level: 3 encodes ~3x faster than PIL's default 6 
 def png_bytes(img:Image.Image, text:dict|None=None, compress_level:int=PNG_COMPRESS_LEVEL)->bytes:
     "Encode `img` as PNG, with `text` stored as PNG text chunks (A1111/ComfyUI style provenance)."
     info = PngImagePlugin.PngInfo()
-    for k, v in (text or {}).items(): info.add_text(str(k), v if isinstance(v,
-                                                                            str) else json.dumps(v, sort_keys=True))
+    for k, v in (text or {}).items(): info.add_text(str(k),
+                                                    v if isinstance(v, str) else json.dumps(v, sort_keys=True))
     buf = io.BytesIO()
     img.save(buf, format='PNG', pnginfo=info, optimize=False, compress_level=compress_level)
     return buf.getvalue()

@@ -124,8 +124,9 @@ def apply_look(img:Image.Image,    # the candidate as generated
     resample = 'off'
     n = int(look.get('native') or 0)
     if cfg.synthetic_resample == 'native' and 8 <= n < size:
-        out, resample = out.resize((n, n), Image.LANCZOS).resize((size, size),
-                                                                 Image.BILINEAR), f'native {n}px'
+        out, resample = out.resize((n, n),
+                                   Image.LANCZOS).resize((size, size),
+                                                         Image.BILINEAR), f'native {n}px'
     tone = 'off'
     if cfg.synthetic_tone == 'match' and cfg.color_mode == 'L' and str(label) in look.get('tone', {}):
         out, tone = match_tone(out, look['tone'][str(label)]), 'match'

@@ -256,9 +256,10 @@ GENERATION_CAUSES = {'source_exhausted': 'exhausted', 'max_candidates': 'budget'
 def generation_shortfall(plan:pd.DataFrame, records:list)->dict:
     "Per label: planned, accepted, how many short of the plan, and why (`exhausted` source or candidate `budget`)."
     from facesynth_nb.synth import label_states
-    return {lb: dict(planned=s.planned, accepted=s.accepted, shortfall=max(0,
-                                                                           s.planned - s.accepted),
-                     cause=GENERATION_CAUSES.get(s.end_cause, '')) for lb, s in label_states(plan, records).items()}
+    return {lb: dict(planned=s.planned, accepted=s.accepted,
+                     shortfall=max(0, s.planned - s.accepted),
+                     cause=GENERATION_CAUSES.get(s.end_cause, '')) for lb,
+            s in label_states(plan, records).items()}
 
 # %% ../nbs/90_pipeline.ipynb #b02631a8
 def finish_run(
@@ -277,7 +278,8 @@ def finish_run(
     from facesynth_nb.evaluate import evaluation_link
     curated = curate(originals, synthetic, plan, cfg)                                    # 1. curate
     check = lambda status: check_outputs(cfg.out, cfg, status=status)
-    if (link := evaluation_link(cfg.out)): extra = {**extra, 'evaluation': _recorded(cfg.out, link)}  # earlier evaluate
+    if (link := evaluation_link(cfg.out)): extra = {**extra,
+                                                    'evaluation': _recorded(cfg.out, link)}  # earlier evaluate
     emb = (extra.get('quality') or {}).get('embedder_identity')     # into status.model and env_report.model
     model = {**_model_info(cfg, synthetic), 'embedder': emb}
     tables = RunTables(curated, originals, synthetic, plan, records, None, model, pvh)
@@ -438,8 +440,7 @@ def key_figures(out_dir:str|Path)->pd.DataFrame:
         'train / val / test': ' / '.join(f"{sc.get(k, 0):,}" for k in ('train', 'val', 'test')),
         'class balance': (f"largest deviation {b['max_abs_deviation_pct']:.1f} % "
                           f"({'within' if b.get('within_tolerance') else 'outside'} tolerance)") if b else 'not recorded',
-        'integrity checks': f"all {len(checks)} passed" if not failed else f"{len(failed)} failed: "
-                                                                           f"{', '.join(failed)}",
+        'integrity checks': f"all {len(checks)} passed" if not failed else f"{len(failed)} failed: {', '.join(failed)}",
         'model': st.get('model_note') or st.get('generation_model_id', ''),
         'does it help?': ev.get('conclusion') or 'not evaluated (facesynth evaluate OUT_DIR)',
         'report': str(Path(out_dir)/'findings.html'),

@@ -32,7 +32,8 @@ def unit_seed(
 )->int:             # seed in [0, 2**63)
     "The generation seed of work unit `(label, index)`: a pure function of the unit and `cfg.seed`."
     if index < 0: raise ValueError(f'unit index must be >= 0, got {index}')
-    w = np.random.SeedSequence([cfg.seed, label_key(label), index]).generate_state(2, dtype=np.uint32)
+    w = np.random.SeedSequence([cfg.seed, label_key(label),
+                                index]).generate_state(2, dtype=np.uint32)
     return (int(w[0]) | int(w[1]) << 32) & ((1 << 63) - 1)
 
 def unit_id(
@@ -106,7 +107,8 @@ def plan_needs(
                            for _, r in p.iterrows()]
     p['planned'] = np.minimum(p.need, p.allowed_by_cap)
     p['shortfall'] = p.need - p.planned
-    p['shortfall_cause'] = np.where(p.original > p.target, 'over_target', np.where(p.shortfall > 0, 'cap', ''))
+    p['shortfall_cause'] = np.where(p.original > p.target, 'over_target',
+                                    np.where(p.shortfall > 0, 'cap', ''))
     p['max_candidates'] = [math.ceil(n * cfg.max_candidates_factor) for n in p.planned]
     p['candidates_est'] = [math.ceil(n / cfg.expected_accept_rate) for n in p.planned]
     p['final'] = p.original + p.planned
@@ -135,8 +137,9 @@ def measure_png_bytes(
 )->int|None:                 # mean PNG size in bytes, None when no original can be read
     "Mean size of originals exported as `image_size`² PNGs in `color_mode`, measured on up to `n` of them."
     sizes = []
-    for fp in originals.file_path.iloc[np.linspace(0, len(originals) - 1, min(n,
-                                                                              len(originals))).astype(int)] if len(originals) else []:
+    for fp in originals.file_path.iloc[np.linspace(0, len(originals) - 1,
+                                                   min(n,
+                                                       len(originals))).astype(int)] if len(originals) else []:
         try:
             with Image.open(fp) as im:
                 im = im.convert(cfg.color_mode).resize((cfg.image_size, cfg.image_size),

@@ -18,10 +18,12 @@ from .gates import assert_export
 log = get_logger(__name__)
 
 # %% ../nbs/35_post.ipynb #6bd9e1e1
-PARAM_KEYS = [('steps', 'Steps'), ('scheduler', 'Sampler'), ('guidance', 'CFG scale'), ('seed', 'Seed'),
+PARAM_KEYS = [('steps', 'Steps'), ('scheduler', 'Sampler'), ('guidance', 'CFG scale'),
+              ('seed', 'Seed'),
               ('size', 'Size'), ('model_id', 'Model'), ('model_revision', 'Model revision'),
               ('dtype', 'Dtype'),
-              ('device', 'Device'), ('source_path', 'Source'), ('unit_id', 'Unit'), ('label', 'Label'),
+              ('device', 'Device'), ('source_path', 'Source'), ('unit_id', 'Unit'),
+              ('label', 'Label'),
               ('config_hash', 'Config hash'), ('prompts_version_hash', 'Prompts version')]
 
 def _quote(v)->str:
@@ -41,8 +43,8 @@ def png_text(
 
 def png_text_chunks(record:dict)->dict:
     "The text chunks to write with an image: A1111 `parameters`, plus `facesynth` (the record as JSON)."
-    return {'parameters': png_text(record), 'facesynth': json.dumps(record, sort_keys=True,
-                                                                    default=str)}
+    return {'parameters': png_text(record),
+            'facesynth': json.dumps(record, sort_keys=True, default=str)}
 
 # %% ../nbs/35_post.ipynb #6a2ded24
 _RE_PARAM = re.compile(r'\s*([\w ./-]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')

@@ -76,8 +76,9 @@ BANK_KEYS = ('version', 'prompts', 'axes', 'style_suffixes', 'negative')
 
 def _strs(v, where:str, empty_ok:bool=False)->list:
     v = [v] if isinstance(v, str) else v
-    if not isinstance(v, list) or not v or not all(isinstance(x,
-                                                              str) and (empty_ok or x.strip()) for x in v):
+    if not isinstance(v,
+                      list) or not v or not all(isinstance(x,
+                                                           str) and (empty_ok or x.strip()) for x in v):
         raise ConfigError(f"{where} must be a non-empty list of "
                           f"{'' if empty_ok else 'non-empty '}strings, got {v!r}")
     return v
@@ -112,11 +113,9 @@ def validate_bank(
         for p in out['prompts'][lab]: _check_template(p, f'{source}: prompts.{k}')
     if not isinstance(bank.get('axes', {}),
                       dict): raise ConfigError(f'{source}: axes must map axis names to lists')
-    for k, v in bank.get('axes', {}).items(): out['axes'][str(k)] = _strs(v, f'{source}: axes.{k}',
-                                                                          empty_ok=True)
-    if 'style_suffixes' in bank: out['style_suffixes'] = _strs(bank['style_suffixes'],
-                                                               f'{source}: style_suffixes',
-                                                               empty_ok=True)
+    for k, v in bank.get('axes',
+                         {}).items(): out['axes'][str(k)] = _strs(v, f'{source}: axes.{k}', empty_ok=True)
+    if 'style_suffixes' in bank: out['style_suffixes'] = _strs(bank['style_suffixes'], f'{source}: style_suffixes', empty_ok=True)
     neg = bank.get('negative', '')
     if not isinstance(neg,
                       str): raise ConfigError(f'{source}: negative must be a string, got {neg!r}')
@@ -127,8 +126,8 @@ def validate_bank(
 def _warn_periods(bank:dict, source:str):
     lens = {f'axes.{k}': len(v) for k, v in bank['axes'].items() if len(v) > 1}
     if len(bank['style_suffixes']) > 1: lens['style_suffixes'] = len(bank['style_suffixes'])
-    clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a, b in combinations(lens,
-                                                                             2) if math.gcd(lens[a], lens[b]) > 1]
+    clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a,
+             b in combinations(lens, 2) if math.gcd(lens[a], lens[b]) > 1]
     if clash: log.warning('%s: list lengths share a factor, so some combinations never occur: %s',
                           source, '; '.join(clash))
 

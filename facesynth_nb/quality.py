@@ -89,7 +89,7 @@ def _agreement(j:pd.DataFrame)->dict:
     g = j.assign(agree=j.label_pred == j.label).groupby('label')
     return {lb: dict(candidates=int(len(d)), agree=round(float(d.agree.mean()), 4),
                      mean_label_prob=round(float(pd.to_numeric(d.label_prob).mean()), 4)) for lb,
-                     d in g}
+            d in g}
 
 def quality_summary(
     originals:pd.DataFrame,   # originals table (with `assigned_split` when the pipeline fixed it)
@@ -121,6 +121,7 @@ def quality_summary(
                 label_gate=mode, label_auto_floor=gates.LABEL_AUTO_FLOOR,
                 label_prob_min=cfg.label_prob_min,
                 label_agreement=_agreement(j), label_agreement_accepted=_agreement(ja),
-                semantic_dup_min=gates.semantic_threshold(cfg, gates.GateContext(dup_min=getattr(e, 'dup_min', None))),
+                semantic_dup_min=gates.semantic_threshold(cfg,
+                                                          gates.GateContext(dup_min=getattr(e, 'dup_min', None))),
                 drift=drift,
                 counts={g: gate_counts(records, g) for g in gates.GATES})

@@ -48,7 +48,8 @@ def _with(f, *names): return lambda r, figs: '\n\n'.join([f(r), _figs(*names)(r,
 SECTIONS = [
     Section('objective', 'Objective', lambda r, figs: sec_objective(r, figs)),
     Section('target', 'Target and scope', lambda r, figs: sec_target(r, figs)),
-    Section('stages', 'Stages', lambda r, figs: sec_stages(r, figs) + '\n\n' + figure_md(r, 'thumbnails', figs)),
+    Section('stages', 'Stages', lambda r,
+            figs: sec_stages(r, figs) + '\n\n' + figure_md(r, 'thumbnails', figs)),
     Section('prompts', 'Prompts', lambda r, figs: sec_prompts(r)),
     Section('quality', 'Quality controls', lambda r, figs: sec_quality_controls(r, figs)),
     Section('outputs', 'Metadata outputs',
@@ -261,8 +262,7 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
             (f" ({fmt_int(r.stat('over_cap_dropped.count'))} dropped over the cap)"
              if _num(r.stat('over_cap_dropped.count')) is not None else ''),
         'Combined total': fmt_int(s.get('total_images')),
-        'Train / val / test sizes': ' / '.join(fmt_int(sizes.get(k)) for k in ('train', 'val',
-                                                                               'test')) +
+        'Train / val / test sizes': ' / '.join(fmt_int(sizes.get(k)) for k in ('train', 'val', 'test')) +
             f" (fractions {' / '.join(fmt_num(sf.get(k), 4) for k in ('train', 'val', 'test'))})",
         'Synthetic fraction, overall': fmt_frac(s.get('synthetic_fraction')),
         'Synthetic fraction per class': '; '.join(f'{md_escape(l)} '
@@ -274,8 +274,7 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
         f'Within ±{TOLERANCE_PCT:g} % tolerance': fmt_bool(b.get('within_tolerance')),
         'Gray mean / std, original': _gray(r, 'original'),
         'Gray mean / std, synthetic': _gray(r, 'synthetic'),
-        'Disk usage': ', '.join(f'{k} {fmt_bytes(du.get(k))}' for k in ('originals', 'synthetic',
-                                                                        'curated')) if du else NOT_RECORDED,
+        'Disk usage': ', '.join(f'{k} {fmt_bytes(du.get(k))}' for k in ('originals', 'synthetic', 'curated')) if du else NOT_RECORDED,
         'Rejected by reason': _reasons(rb) if isinstance(rb := r.stat('synthetic_generation.rejects_by_reason'), dict)
                               else NOT_RECORDED,
         'Quarantined': _quarantined(r),
@@ -363,8 +362,7 @@ def sec_prompts(r:RunFiles)->str:
     t = r.synthetic if 'prompt' in r.synthetic else r.journal
     lines = ["- Prompt bank version (`prompts_version_hash`): "
              f"`{md_escape(r.status.get('prompts_version_hash', NOT_RECORDED))}`"]
-    if 'prompt' not in t or t.empty: return '\n'.join(lines + ['- Prompts per image: '
-                                                               f'{NOT_RECORDED}'])
+    if 'prompt' not in t or t.empty: return '\n'.join(lines + [f'- Prompts per image: {NOT_RECORDED}'])
     lines.append(f"- Distinct prompts among {fmt_int(len(t))} recorded units: "
                  f"{fmt_int(t.prompt.nunique())}")
     ex = t.sort_values(['label', 'index'] if 'index' in t else ['label']).groupby('label').first()
@@ -404,8 +402,9 @@ def sec_outputs(r:RunFiles)->str:
             rows.append((name, 'absent', '–'))
             continue
         n = sum(1 for _ in open(p, 'rb')) - (1 if p.suffix == '.csv' else 0)
-        rows.append((name, 'present', f'{fmt_int(n)} rows' if p.suffix in ('.csv',
-                                                                           '.jsonl') else fmt_bytes(p.stat().st_size)))
+        rows.append((name, 'present',
+                     f'{fmt_int(n)} rows' if p.suffix in ('.csv',
+                                                          '.jsonl') else fmt_bytes(p.stat().st_size)))
     for d in ('curated', 'synthetic', 'rejects', PLOTS):
         files = [p for p in (r.out/d).rglob('*') if p.is_file()] if (r.out/d).is_dir() else []
         rows.append((f'{d}/', 'present' if files else 'absent',
@@ -421,7 +420,7 @@ def sec_balance(r:RunFiles)->str:
                       'synthetic fraction': cc.synthetic_fraction.map(fmt_frac),
                       'deviation': bt.deviation_pct.map(lambda v: f'{fmt_num(v)} %' if _num(v) is not None else NOT_RECORDED),
                       f'within ±{TOLERANCE_PCT:g} %': bt.within_tolerance.map(fmt_bool)},
-                      index=cc.index)
+                     index=cc.index)
     return md_table(t) + f"\n\nDeviation source: {bt.attrs.get('source', NOT_RECORDED)}."
 
 # %% ../nbs/70_report.ipynb #666cf3c4
@@ -458,15 +457,17 @@ def sec_integrity(r:RunFiles)->str:
     for c in integ.get('checks') or []:
         c = c if isinstance(c, dict) else {'name': str(c)}
         files = c.get('files') or []
-        detail = str(c.get('detail', c.get('message',
-                                           '')) or '') + (f" (e.g. {', '.join(map(str, files[:3]))})" if files else '')
+        detail = str(c.get('detail',
+                           c.get('message',
+                                 '')) or '') + (f" (e.g. {', '.join(map(str, files[:3]))})" if files else '')
         rows.append((c.get('name', c.get('check', '?')), fmt_bool(c.get('ok'), 'pass', 'FAIL'),
                      detail))
     head = (f"Integrity checks of the run: **{fmt_bool(integ.get('ok'), 'all passed', 'FAILED')}**" if integ else
             f"Integrity checks of the run: {NOT_RECORDED} in status.json (`facesynth check "
             "OUT_DIR` runs them on the files).")
-    out = head + ('\n\n' + md_table(pd.DataFrame(rows, columns=['check', 'verdict',
-                                                                'detail'])) if rows else '')
+    out = head + ('\n\n' + md_table(pd.DataFrame(rows,
+                                                 columns=['check', 'verdict',
+                                                          'detail'])) if rows else '')
     cc = [(n, fmt_bool(ok, 'pass', 'FAIL'), d) for n, ok, d in cross_checks(r)]
     return out + "\n\nThe report's cross-checks between files:\n\n" + md_table(pd.DataFrame(cc, columns=['check', 'verdict', 'detail']))
 
@@ -546,9 +547,9 @@ def sec_repro(r:RunFiles)->str:
              f"scheduler `{md_escape(r.setting('scheduler', NOT_RECORDED))}`",
              f"Prompt bank: `{md_escape(s.get('prompts_version_hash'))}`",
              f"Created: {md_escape(s.get('created_timestamp'))}"]
-    soft = {k: v for k, v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
-    items.append('Software (env_report.json): ' + (', '.join(f'{md_escape(k)} {md_escape(v)}' for k,
-                                                             v in sorted(soft.items())) or NOT_RECORDED))
+    soft = {k: v for k,
+            v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+    items.append('Software (env_report.json): ' + (', '.join(f'{md_escape(k)} {md_escape(v)}' for k, v in sorted(soft.items())) or NOT_RECORDED))
     items.append('Rerunning the same config into a fresh out_dir gives the same images up to float '
                  'noise (compare by pHash); '
                  'rerunning into this out_dir resumes from `journal.jsonl`.')
@@ -563,12 +564,11 @@ def _cap_answer(r:RunFiles)->str:
         txt = ('Yes, for ' + '; '.join(f'{md_escape(l)} (needs {fmt_int(v.need)}, the cap allows '
                                        f'{fmt_int(v.allowed_by_cap)})'
                                        for l,
-                                       v in bind.iterrows()) if len(bind) else 'No: every class '
-                                                                               'needs no more than '
-                                                                               'the cap allows')
+                                       v in bind.iterrows()) if len(bind) else 'No: every class needs no more than the cap allows')
     else:
-        causes = [l for l, d in r.stat('plan.per_class',
-                                       {}).items() if (d or {}).get('shortfall_cause') == 'cap']
+        causes = [l for l,
+                  d in r.stat('plan.per_class',
+                              {}).items() if (d or {}).get('shortfall_cause') == 'cap']
         txt = f"Yes, for {', '.join(map(md_escape, causes))}" if causes else f'plan {NOT_RECORDED}'
     return txt + (f"; at curation {fmt_int(dropped)} synthetic images were dropped over the cap." if dropped is not None else '.')
 
@@ -580,8 +580,7 @@ def _target_answer(r:RunFiles)->str:
     return (f"target_total {fmt_int(r.setting('target_total'))}, so {fmt_int(per)} per class; the "
             "corpus has "
             f"{fmt_int(r.status.get('total_images'))} images. "
-            + (f"Below the per-class target: {', '.join(short)}." if short else 'Every class '
-                                                                                'reached it.'))
+            + (f"Below the per-class target: {', '.join(short)}." if short else 'Every class reached it.'))
 
 def _gate_answer(r:RunFiles)->str:
     rb = r.stat('synthetic_generation.rejects_by_reason')
@@ -858,8 +857,8 @@ from .diagnose import EVAL_ARMS, plot_evaluation_f1, plot_evaluation_confusion
 
 # %% ../nbs/70_report.ipynb #5a8bc84b
 def _pm(arm:dict, m:str, lb:str|None=None)->str:
-    mean, std = (arm['mean'][m], arm['std'][m]) if lb is None else (arm['mean'][m][lb],
-                                                                    arm['std'][m][lb])
+    mean, std = (arm['mean'][m],
+                 arm['std'][m]) if lb is None else (arm['mean'][m][lb], arm['std'][m][lb])
     return '–' if mean is None else f'{mean:.3f} ± {std or 0:.3f}'
 
 def _diff(c:dict)->tuple:
@@ -1068,7 +1067,8 @@ def _toc(html:str)->tuple:
         heads.append(m.group(1))
         return f'<h2 id="s{len(heads)}">{m.group(1)}</h2>'
     html = re.sub(r'<h2>(.*?)</h2>', sub, html)
-    nav = '<nav class="toc">' + ''.join(f'<a href="#s{i}">{t}</a>' for i, t in enumerate(heads, 1)) + '</nav>'
+    nav = '<nav class="toc">' + ''.join(f'<a href="#s{i}">{t}</a>' for i,
+                                        t in enumerate(heads, 1)) + '</nav>'
     return html, nav
 
 def md_to_html(md:str, base:Path, title:str='Findings')->str:
@@ -1106,8 +1106,7 @@ ENGINES = ('auto', 'quarto', 'builtin')
 def render_report(out_dir:str|Path, figs:dict|None=None, engine:str='auto')->Path:
     "Write findings.qmd, findings.md and a self-contained findings.html into `out_dir`; return the HTML's path."
     if engine not in ENGINES: raise InputError(f"report engine {engine!r} is not one of {ENGINES}")
-    if engine == 'quarto' and not shutil.which('quarto'): raise InputError("engine='quarto' but "
-                                                                           "`quarto` is not on PATH")
+    if engine == 'quarto' and not shutil.which('quarto'): raise InputError("engine='quarto' but `quarto` is not on PATH")
     r = load_run(out_dir)
     check_status(r.status)
     figs = diagnose(r) if figs is None else figs

@@ -134,8 +134,9 @@ class CnnValidator:
         net = train_cnn(to_tensor(load_gray(files, VALIDATOR_SIZE), device),
                         np.array([idx[v] for v in y]),
                         len(labels), epochs, seed)
-        pred = np.array(labels)[predict_proba(net, to_tensor(load_gray(held_files, VALIDATOR_SIZE),
-                                                             device)).argmax(1)]
+        pred = np.array(labels)[predict_proba(net,
+                                              to_tensor(load_gray(held_files, VALIDATOR_SIZE),
+                                                        device)).argmax(1)]
         recall = {lb: float((pred[y_held == lb] == lb).mean()) for lb in labels if (y_held == lb).any()}
         return cls(net, labels, float((pred == y_held).mean()), recall, len(y), len(y_held),
                    held_from, epochs)
@@ -153,7 +154,8 @@ class CnnValidator:
         where = 'the val originals' if self.held_from == 'val' else 'a 20 % share of the train originals held back'
         return dict(kind=self.kind, n_train=self.n_train, n_held=self.n_held,
                     accuracy=round(self.accuracy, 4),
-                    measured_on=f'{self.n_held} faces of {where}', compared=getattr(self, 'compared', {}),
+                    measured_on=f'{self.n_held} faces of {where}',
+                    compared=getattr(self, 'compared', {}),
                     recall={k: round(v, 4) for k, v in self.recall.items()}, epochs=self.epochs,
                     model=f"CNN {'-'.join(map(str, CNN['widths']))} on {VALIDATOR_SIZE} px "
                           "grayscale pixels")
@@ -165,9 +167,8 @@ def validator_key(shas:list, labels:list, held_shas:list, held_labels:list, epoc
     blob = json.dumps(dict(train=sorted(zip(map(str, shas), map(str, labels))),
                            held=sorted(zip(map(str, held_shas), map(str, held_labels))),
                            epochs=epochs, seed=seed,
-                           size=VALIDATOR_SIZE, cnn={k: list(v) if isinstance(v,
-                                                                              tuple) else v for k,
-                                                                              v in CNN.items()}),
+                           size=VALIDATOR_SIZE,
+                           cnn={k: list(v) if isinstance(v, tuple) else v for k, v in CNN.items()}),
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -259,8 +260,8 @@ def fit_validator(
     if not found:
         log.warning('label gate off: %s', '; '.join(why))
         return None
-    v = max(found.values(), key=lambda v: (v.accuracy,
-                                           v.kind == 'embedding'))   # a tie: the cheaper one
+    v = max(found.values(),
+            key=lambda v: (v.accuracy, v.kind == 'embedding'))   # a tie: the cheaper one
     v.compared = {k: round(x.accuracy, 4) for k, x in found.items()}
     log.info('label validator: %s, %d train originals, accuracy %.3f on held-out faces (%s)',
              v.kind, v.n_train,
