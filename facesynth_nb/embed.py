@@ -114,15 +114,20 @@ def embedder_name(cfg:RunConfig)->str:
     if 'clip' in EMBEDDERS and has_clip: return 'clip'
     return 'hog'
 
+_LOADED = {}   # the last embedder loaded in this process, by what chose it
+
 def get_embedder(cfg:RunConfig)->Embedder:
-    "The embedder for `cfg.embedder` (and `cfg.embedder_id`); `ConfigError` for an unknown name."
+    "The embedder for `cfg.embedder` (and `cfg.embedder_id`), loaded once per process; `ConfigError` if unknown."
     name = embedder_name(cfg)
     if name not in EMBEDDERS:
         raise ConfigError(f"RunConfig.embedder={cfg.embedder!r} is not allowed: expected 'auto' or "
                           f"one of {sorted(EMBEDDERS)}")
-    e = EMBEDDERS[name](cfg)
-    log.info('embedder %s: %s', e.name, e.identity)
-    return e
+    key = (name, id(EMBEDDERS[name]), cfg.embedder_id, cfg.model_id, cfg.model_revision, cfg.device)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = e = EMBEDDERS[name](cfg)
+        log.info('embedder %s: %s', e.name, e.identity)
+    return _LOADED[key]
 
 # %% ../nbs/25_embed.ipynb #10d4c285
 _WORKER_EMBEDDERS = {}
@@ -200,14 +205,17 @@ def clip_embedder(cfg:RunConfig)->ClipEmbedder:
             m = CLIPVisionModelWithProjection.from_pretrained(cfg.embedder_id)
             proc = CLIPImageProcessor.from_pretrained(cfg.embedder_id)
         except (OSError, ValueError) as e:
-            raise ConfigError(f"RunConfig.embedder_id={cfg.embedder_id!r}: cannot load a CLIP vision model "
+            raise ConfigError(f"RunConfig.embedder_id={cfg.embedder_id!r}: cannot load a CLIP "
+                              "vision model "
                               f"({type(e).__name__}: {str(e)[:200]})") from None
         rev = str(getattr(m.config, '_commit_hash', '') or '')
         return vision_model_tower(m, proc, cfg.embedder_id, rev, _device(cfg))
     folder = model_clip_folder(cfg)
     if folder is None:
-        raise ConfigError(f"RunConfig.embedder='clip' but model {cfg.model_id!r} ships no safety_checker/ "
-                          "folder and embedder_id is empty; set embedder_id to a CLIP vision model, or "
+        raise ConfigError(f"RunConfig.embedder='clip' but model {cfg.model_id!r} ships no "
+                          "safety_checker/ "
+                          "folder and embedder_id is empty; set embedder_id to a CLIP vision "
+                          "model, or "
                           "embedder='hog'")
     return safety_checker_tower(folder, cfg)
 
@@ -263,7 +271,8 @@ class EmbeddingCache:
         name = hashlib.sha256(''.join(k for k, _ in new).encode()).hexdigest()[:16]
         with self._lock:
             out = self.root.parent.parent                 # out_dir of out_dir/cache/embed-*/
-            make_dirs(out, self.root); atomic_write(self.root/f'{name}.npz', buf.getvalue(), root=out)
+            make_dirs(out, self.root)
+            atomic_write(self.root/f'{name}.npz', buf.getvalue(), root=out)
             self.vecs.update(new)
 
 # %% ../nbs/25_embed.ipynb #dfb1d1ab

@@ -27,14 +27,16 @@ log = get_logger(__name__)
 def to_mode(img:Image.Image, mode:str)->Image.Image:
     "`img` in PIL `mode` (L or RGB), converted as ingest reads originals: alpha on white, 16-bit scaled to 0-255."
     if img.mode == mode: return img
-    if mode == 'L' or img.mode in ('I', 'F') or img.mode.startswith('I;16'): return to_gray(img).convert(mode)
+    if mode == 'L' or img.mode in ('I',
+                                   'F') or img.mode.startswith('I;16'): return to_gray(img).convert(mode)
     if img.mode in ('RGBA', 'LA', 'PA') or (img.mode == 'P' and 'transparency' in img.info):
         return on_white(img).convert(mode)
     return img.convert(mode)
 
 def square_box(w:int, h:int)->tuple:
     "The centered square `(left, top, right, bottom)` of a `w`×`h` image."
-    s = min(w, h); l, t = (w - s) // 2, (h - s) // 2
+    s = min(w, h)
+    l, t = (w - s) // 2, (h - s) // 2
     return (l, t, l + s, t + s)
 
 def to_export(
@@ -58,7 +60,8 @@ def assert_export(img:Image.Image, cfg:RunConfig)->Image.Image:
 # %% ../nbs/30_gates.ipynb #983256c8
 def export_box(box, src_size:tuple, size:int)->tuple:
     "`box` (x, y, w, h) on an image of `src_size` mapped into its exported `size`² frame, clamped."
-    l, t, r, b = square_box(*src_size); k = size / (r - l)
+    l, t, r, b = square_box(*src_size)
+    k = size / (r - l)
     x0, y0 = max(box[0] - l, 0) * k, max(box[1] - t, 0) * k
     x1, y1 = min(box[0] + box[2] - l, r - l) * k, min(box[1] + box[3] - t, b - t) * k
     return (round(x0), round(y0), max(round(x1 - x0), 0), max(round(y1 - y0), 0))
@@ -75,9 +78,11 @@ def crop_face(
     size:int,         # output side (cfg.image_size)
 )->Image.Image:       # size×size, same mode as img
     "Square crop around the face `box` with `margin`, clamped to `img`, resized to `size`²."
-    W, H = img.size; x, y, w, h = box
+    W, H = img.size
+    x, y, w, h = box
     side = min(max(w, h) * (1 + 2 * margin), W, H)
-    x0 = min(max(x + w / 2 - side / 2, 0), W - side); y0 = min(max(y + h / 2 - side / 2, 0), H - side)
+    x0 = min(max(x + w / 2 - side / 2, 0), W - side)
+    y0 = min(max(y + h / 2 - side / 2, 0), H - side)
     return img.resize((size, size), Image.LANCZOS, box=(x0, y0, x0 + side, y0 + side))
 
 # %% ../nbs/30_gates.ipynb #b2614a61
@@ -86,7 +91,8 @@ def load_cascade(file:str)->'cv2.CascadeClassifier':
     "The OpenCV cascade `file` (a name in `cv2.data.haarcascades` or a path), loaded once per process."
     path = file if '/' in file else cv2.data.haarcascades + file
     c = cv2.CascadeClassifier(path)
-    if c.empty(): raise ConfigError(f"cannot load the face cascade {path!r} (opencv-python-headless<5 ships them)")
+    if c.empty(): raise ConfigError(f"cannot load the face cascade {path!r} "
+                                    "(opencv-python-headless<5 ships them)")
     return c
 
 # %% ../nbs/30_gates.ipynb #3674b3ef
@@ -103,7 +109,8 @@ class HaarDetector:
     border: float = 0.3         # replicated border on each side, as a fraction of the side
 
     def _prepared(self, gray):
-        h, w = gray.shape; big = max(h, w)
+        h, w = gray.shape
+        big = max(h, w)
         k = self.max_side / (big * (1 + 2 * self.border)) if big * (1 + 2 * self.border) > self.max_side else max(self.min_side / big, 1.0)
         small = gray if k == 1 else cv2.resize(gray, (max(round(w * k), 1), max(round(h * k), 1)),
                                                interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
@@ -116,16 +123,20 @@ class HaarDetector:
         small, k, b = self._prepared(np.ascontiguousarray(gray))
         ms = max(round(self.min_face * min(small.shape) / (1 + 2 * self.border)), 20)
         found = load_cascade(self.cascade).detectMultiScale(small, scaleFactor=self.scale_factor,
-                                                           minNeighbors=self.min_neighbors, minSize=(ms, ms))
-        boxes = [tuple(int(round(v / k)) for v in (x - b, y - b, w, h)) for x, y, w, h in np.reshape(found, (-1, 4))]
+                                                           minNeighbors=self.min_neighbors,
+                                                            minSize=(ms, ms))
+        boxes = [tuple(int(round(v / k)) for v in (x - b, y - b, w, h)) for x, y, w,
+                 h in np.reshape(found, (-1, 4))]
         return sorted(boxes, key=lambda t: (-t[2] * t[3], t[1], t[0]))
 
 # %% ../nbs/30_gates.ipynb #27afeeb2
 DETECTORS = {
-    'haar_default': functools.partial(HaarDetector, 'haar_default', 'haarcascade_frontalface_default.xml'),
+    'haar_default': functools.partial(HaarDetector, 'haar_default',
+                                      'haarcascade_frontalface_default.xml'),
     'haar_alt': functools.partial(HaarDetector, 'haar_alt', 'haarcascade_frontalface_alt.xml'),
     'haar_alt2': functools.partial(HaarDetector, 'haar_alt2', 'haarcascade_frontalface_alt2.xml'),
-    'haar_alt_tree': functools.partial(HaarDetector, 'haar_alt_tree', 'haarcascade_frontalface_alt_tree.xml'),
+    'haar_alt_tree': functools.partial(HaarDetector, 'haar_alt_tree',
+                                       'haarcascade_frontalface_alt_tree.xml'),
 }
 
 def register_detector(name:str, factory:Callable)->None:
@@ -137,7 +148,8 @@ def _cached_detector(name, items): return DETECTORS[name](**dict(items))
 
 def get_detector(name:str, **params):
     "The detector `name` from `DETECTORS`, with `params` overriding its defaults (one instance per process)."
-    if name not in DETECTORS: raise ConfigError(f"RunConfig.face_detector={name!r} is not allowed: expected one of {sorted(DETECTORS)}")
+    if name not in DETECTORS: raise ConfigError(f"RunConfig.face_detector={name!r} is not allowed: "
+                                                f"expected one of {sorted(DETECTORS)}")
     return _cached_detector(name, tuple(sorted(params.items())))
 
 # %% ../nbs/30_gates.ipynb #6846336f
@@ -154,7 +166,8 @@ def face_detection_rates(
     "Share of `images` where `detector` finds at least one face and exactly one, and ms per image."
     t0 = time.perf_counter()
     counts = [len(detector.detect(np.asarray(to_mode(im, 'L')))) for im in images]
-    return dict(found=float(np.mean([c >= 1 for c in counts])), single=float(np.mean([c == 1 for c in counts])),
+    return dict(found=float(np.mean([c >= 1 for c in counts])),
+                single=float(np.mean([c == 1 for c in counts])),
                 ms=1000 * (time.perf_counter() - t0) / max(len(images), 1))
 
 # %% ../nbs/30_gates.ipynb #85db2f02
@@ -263,16 +276,19 @@ def _near_dup_score(s, ctx, cfg, label):
     nid, nd = ctx.phash.nearest_any([s.get('phash'), s.get('phash_flip')], k=cfg.hash_dist_max)
     return {'nearest_id': nid or '', 'nearest_dist': nd, 'near_duplicate_score': nd}
 
-def _near_dup_rule(p, c): return f"pHash distance > {p['hash_dist_max']} of {p['phash_size'] ** 2} bits"
+def _near_dup_rule(p,
+                   c): return f"pHash distance > {p['hash_dist_max']} of {p['phash_size'] ** 2} bits"
 
 register_gate(Gate('near_duplicate', ('hash_dist_max', 'phash_size'), _near_dup_score,
                    lambda v, p, c: v > p['hash_dist_max'], rule=_near_dup_rule, digits=0,
                    measure=_phashes, axis='Hamming distance to the nearest pHash',
-                   line=lambda p, c: (p['hash_dist_max'] + 0.5, f"≤ {p['hash_dist_max']} is a near-duplicate")))
+                   line=lambda p,
+                   c: (p['hash_dist_max'] + 0.5, f"≤ {p['hash_dist_max']} is a near-duplicate")))
 
 # %% ../nbs/30_gates.ipynb #313bb5a2
 def _label_score(s, ctx, cfg, label):
-    x = s.get(getattr(ctx.validator, 'needs', 'embedding'))   # an embedding, or the PNG to be written
+    x = s.get(getattr(ctx.validator, 'needs',
+                      'embedding'))   # an embedding, or the PNG to be written
     if x is None: return {'label_score': None}
     r = ctx.validator.score(x, label)
     return {**r, 'label_score': r['label_prob']}
@@ -283,11 +299,15 @@ def _label_mode(cfg, ctx):
     if noise_model(cfg): return 'flag'
     return 'reject' if ctx.validator.accuracy >= LABEL_AUTO_FLOOR else 'flag'
 
-def _label_rule(p, c): return f"P(intended label) ≥ {p['label_prob_min']:g} (label_policy {p['label_policy']})"
+def _label_rule(p,
+                c): return f"P(intended label) ≥ {p['label_prob_min']:g} (label_policy {p['label_policy']})"
 
-register_gate(Gate('label', ('label_policy', 'label_prob_min', 'label_validator', 'label_epochs'), _label_score,
-                   lambda v, p, c: v >= p['label_prob_min'], _label_mode, rule=_label_rule, digits=3,
-                   axis='P(intended label)', line=lambda p, c: (p['label_prob_min'], f"min {p['label_prob_min']:g}")))
+register_gate(Gate('label', ('label_policy', 'label_prob_min', 'label_validator', 'label_epochs'),
+                   _label_score,
+                   lambda v, p, c: v >= p['label_prob_min'], _label_mode, rule=_label_rule,
+                   digits=3,
+                   axis='P(intended label)', line=lambda p,
+                   c: (p['label_prob_min'], f"min {p['label_prob_min']:g}")))
 
 # %% ../nbs/30_gates.ipynb #d9a4b782
 def semantic_threshold(cfg:RunConfig, ctx:GateContext)->float|None:
@@ -347,7 +367,8 @@ def evaluate(
     exported = assert_export(to_export(src, cfg.image_size, cfg.color_mode), cfg)
     egray = exported if exported.mode == 'L' else exported.convert('L')
     big = boxes[0] if boxes else None
-    cropped = crop_face(src, big, cfg.crop_margin, cfg.image_size) if cfg.crop_faces and big else None
+    cropped = crop_face(src, big, cfg.crop_margin,
+                        cfg.image_size) if cfg.crop_faces and big else None
     out = dict(face_box=box_str(big and export_box(big, src.size, cfg.image_size)),
                embedding=None if embedder is None else embedder.embed([exported])[0],
                exported=exported, cropped=cropped and assert_export(cropped, cfg), box=big)

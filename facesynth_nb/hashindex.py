@@ -25,7 +25,8 @@ def phash_int(
         try: return int(h.strip().lower().removeprefix('0x'), 16)
         except ValueError: raise ValueError(f"not a hex hash: {h!r}") from None
     if isinstance(h, (int, np.integer)) and not isinstance(h, bool) and int(h) >= 0: return int(h)
-    raise TypeError(f"cannot read a hash from {h!r} ({type(h).__name__}): expected ImageHash, hex str or int >= 0")
+    raise TypeError(f"cannot read a hash from {h!r} ({type(h).__name__}): expected ImageHash, hex "
+                    "str or int >= 0")
 
 def phash_hex(
     h:int,        # hash bits as an int
@@ -45,7 +46,8 @@ def _dct_rows(hash_size:int)->np.ndarray:
 
 def _exact_lowfreq(px:np.ndarray, hash_size:int)->np.ndarray:
     import scipy.fftpack
-    return scipy.fftpack.dct(scipy.fftpack.dct(px, axis=0), axis=1)[:hash_size, :hash_size].reshape(-1)
+    return scipy.fftpack.dct(scipy.fftpack.dct(px, axis=0),
+                             axis=1)[:hash_size, :hash_size].reshape(-1)
 
 def phash_many(
     grays:list,        # `L` images
@@ -59,7 +61,8 @@ def phash_many(
     low = (C @ px.astype(np.float64) @ C.T).reshape(len(grays), -1)
     med = np.median(low, axis=1)
     for i in np.flatnonzero(np.abs(low - med[:, None]).min(axis=1) < _TIE_TOL):
-        low[i] = _exact_lowfreq(px[i], hash_size); med[i] = np.median(low[i])
+        low[i] = _exact_lowfreq(px[i], hash_size)
+        med[i] = np.median(low[i])
     return [b.tobytes().hex() for b in np.packbits(low > med[:, None], axis=1)]
 
 def phash_of(img:Image.Image, hash_size:int=8)->str:
@@ -83,9 +86,11 @@ class NearDupIndex:
     def __init__(self,
                  max_dist:int=4,  # Hamming radius the index answers exactly (cfg.hash_dist_max)
                  bits:int=64):    # hash length (cfg.phash_size**2)
-        if not (isinstance(bits, int) and bits >= 1): raise ValueError(f"bits={bits!r} must be an integer >= 1")
+        if not (isinstance(bits,
+                           int) and bits >= 1): raise ValueError(f"bits={bits!r} must be an integer >= 1")
         if not (isinstance(max_dist, int) and 0 <= max_dist < bits):
-            raise ValueError(f"max_dist={max_dist!r} must be an integer in [0, {bits - 1}] for bits={bits}")
+            raise ValueError(f"max_dist={max_dist!r} must be an integer in [0, {bits - 1}] for "
+                             f"bits={bits}")
         self.max_dist, self.bits = max_dist, bits
         self.blocks = hash_blocks(bits, max_dist + 1)
         self._masks = [(off, (1 << w) - 1) for off, w in self.blocks]
@@ -106,22 +111,29 @@ def _check_hash(self, h):
 
 def _grow(self, n):
     if n > len(self._arr):
-        new = np.zeros(max(n, 2 * len(self._arr)), np.uint64); new[:len(self._h)] = self._arr[:len(self._h)]
+        new = np.zeros(max(n, 2 * len(self._arr)), np.uint64)
+        new[:len(self._h)] = self._arr[:len(self._h)]
         self._arr = new
 
 def _add(self, id:str, h)->None:
     "Add hash `h` (int, hex or ImageHash) under `id`."
     h = _check_hash(self, h)
-    if self._np: _grow(self, len(self._h) + 1); self._arr[len(self._h)] = h
-    self._ids.append(id); self._h.append(h)
+    if self._np:
+        _grow(self, len(self._h) + 1)
+        self._arr[len(self._h)] = h
+    self._ids.append(id)
+    self._h.append(h)
 
 def _add_many(self, ids, hashes)->None:
     "Add `hashes` under `ids` (same length), in order."
     ids, hs = list(ids), [_check_hash(self, h) for h in hashes]
     if len(ids) != len(hs): raise ValueError(f"add_many got {len(ids)} ids but {len(hs)} hashes")
     if self._np:
-        n0 = len(self._h); _grow(self, n0 + len(hs)); self._arr[n0:n0 + len(hs)] = np.array(hs, np.uint64)
-    self._ids.extend(ids); self._h.extend(hs)
+        n0 = len(self._h)
+        _grow(self, n0 + len(hs))
+        self._arr[n0:n0 + len(hs)] = np.array(hs, np.uint64)
+    self._ids.extend(ids)
+    self._h.extend(hs)
 
 NearDupIndex.add, NearDupIndex.add_many = _add, _add_many
 
@@ -153,7 +165,9 @@ def _hits(self, h, k):
 
 def _radius(self, k):
     if k is None: return self.max_dist
-    if not 0 <= k <= self.max_dist: raise ValueError(f"k={k} must be in [0, max_dist={self.max_dist}]: the index is exact only up to max_dist")
+    if not 0 <= k <= self.max_dist: raise ValueError(f"k={k} must be in [0, "
+                                                     f"max_dist={self.max_dist}]: the index is "
+                                                     "exact only up to max_dist")
     return k
 
 def _query(self, h, k:int|None=None)->list:
@@ -205,9 +219,11 @@ def _pairs_chunk(self, q, los, cnts, k):
         qi, pos = _expand(lo, cnt)
         rows = order[pos]
         ok = np.bitwise_count(q[qi] ^ self._arr[rows]) <= k
-        qs.append(qi[ok]); rs.append(rows[ok])
+        qs.append(qi[ok])
+        rs.append(rows[ok])
     qi, rows = np.concatenate(qs), np.concatenate(rs)
-    key = np.unique(qi.astype(np.int64) * max(len(self._h), 1) + rows)   # a pair may match on several blocks
+    key = np.unique(qi.astype(np.int64) * max(len(self._h),
+                                              1) + rows)   # a pair may match on several blocks
     qi, rows = np.divmod(key, max(len(self._h), 1))
     d = np.bitwise_count(q[qi] ^ self._arr[rows]).astype(np.int64)
     o = np.lexsort((rows, d, qi))
@@ -222,13 +238,16 @@ def _pairs(self, hashes, k:int|None=None, budget:int=1 << 22)->tuple:
     los, cnts = [], []
     for (off, m), (order, skeys) in zip(self._masks, _sorted_blocks(self)):
         qk = (q >> np.uint64(off)) & np.uint64(m)
-        lo = np.searchsorted(skeys, qk, 'left'); los.append(lo); cnts.append(np.searchsorted(skeys, qk, 'right') - lo)
+        lo = np.searchsorted(skeys, qk, 'left')
+        los.append(lo)
+        cnts.append(np.searchsorted(skeys, qk, 'right') - lo)
     per_q = np.cumsum(sum(cnts))
     out, s = [], 0
     while s < len(q):   # chunk the queries: at most `budget` candidates per chunk (at least one query)
         e = max(s + 1, int(np.searchsorted(per_q, (per_q[s - 1] if s else 0) + budget, 'right')))
         qi, rows, d = _pairs_chunk(self, q[s:e], [l[s:e] for l in los], [c[s:e] for c in cnts], k)
-        out.append((qi + s, rows, d)); s = e
+        out.append((qi + s, rows, d))
+        s = e
     return tuple(np.concatenate(a) for a in zip(*out))
 
 def _query_many(self, hashes, k:int|None=None)->list:
@@ -252,17 +271,21 @@ def brute_force_query(
     h = phash_int(h)
     if max(hashes, default=0).bit_length() <= 64 and h.bit_length() <= 64:
         d = np.bitwise_count(np.asarray(hashes, np.uint64) ^ np.uint64(h))
-        rows = np.flatnonzero(d <= max_dist); rows = rows[np.argsort(d[rows], kind='stable')]
+        rows = np.flatnonzero(d <= max_dist)
+        rows = rows[np.argsort(d[rows], kind='stable')]
         return [(ids[i], int(d[i])) for i in rows]
     dd = [(h ^ x).bit_count() for x in hashes]
-    return [(ids[i], dd[i]) for i in sorted((i for i in range(len(dd)) if dd[i] <= max_dist), key=lambda i: dd[i])]
+    return [(ids[i], dd[i]) for i in sorted((i for i in range(len(dd)) if dd[i] <= max_dist),
+                                            key=lambda i: dd[i])]
 
 # %% ../nbs/05_hashindex.ipynb #97e87e56
 def _union_find(n:int, a, b)->list:
     "Root (smallest member index) of each of `n` nodes after joining pairs `a[i]`-`b[i]`."
     parent = list(range(n))
     def find(x):
-        while parent[x] != x: parent[x] = parent[parent[x]]; x = parent[x]
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
         return x
     for x, y in zip(a, b):
         rx, ry = find(x), find(y)
@@ -279,12 +302,16 @@ def near_duplicate_groups(
 )->list:                # group id per input: the smallest id of its connected component
     "Group id of each hash: the smallest id among all hashes linked to it by chains of distance <= max_dist."
     ids, hashes = [str(i) for i in ids], list(hashes)
-    if len(ids) != len(hashes): raise ValueError(f"near_duplicate_groups got {len(ids)} ids but {len(hashes)} hashes")
+    if len(ids) != len(hashes): raise ValueError(f"near_duplicate_groups got {len(ids)} ids but "
+                                                 f"{len(hashes)} hashes")
     if not ids: return []
     if bits is None: bits = 4 * len(hashes[0]) if isinstance(hashes[0], str) else 64
     order = sorted(range(len(ids)), key=ids.__getitem__)     # node i = i-th smallest id
-    ix = NearDupIndex(max_dist, bits); ix.add_many([ids[i] for i in order], [hashes[i] for i in order])
-    if ix._np: qi, rows, _ = _pairs(ix, ix._h); qi, rows = qi.tolist(), rows.tolist()
+    ix = NearDupIndex(max_dist, bits)
+    ix.add_many([ids[i] for i in order], [hashes[i] for i in order])
+    if ix._np:
+        qi, rows, _ = _pairs(ix, ix._h)
+        qi, rows = qi.tolist(), rows.tolist()
     else:
         pairs = [(q, r) for q, h in enumerate(ix._h) for _, r in _hits(ix, h, max_dist)]
         qi, rows = [q for q, _ in pairs], [r for _, r in pairs]

@@ -14,7 +14,8 @@ from PIL import Image
 from .config import RunConfig, ConfigError, get_logger
 from .generate import Candidate, get_generator
 from . import gates
-from .synth import (gate_job, provenance_text, block_units, keeps_unit, worker_info, _InlinePool,
+from .synth import (gate_job, provenance_text, block_units, keeps_unit, worker_info,
+                                _InlinePool,
                                 _batch_size)
 
 # %% ../nbs/39_ray.ipynb #70014223
@@ -69,7 +70,8 @@ def cluster_summary()->dict:
     ray = import_ray()
     r = ray.cluster_resources()
     return dict(nodes=sum(bool(n.get('Alive')) for n in ray.nodes()), cpus=float(r.get('CPU', 0)),
-                gpus=float(r.get('GPU', 0)), object_store_bytes=int(r.get('object_store_memory', 0)))
+                gpus=float(r.get('GPU', 0)),
+                object_store_bytes=int(r.get('object_store_memory', 0)))
 
 def plan_workers(cfg:RunConfig,  # uses workers, num_gpus_per_worker
                  res:dict,       # `cluster_summary()`: cpus, gpus
@@ -77,12 +79,14 @@ def plan_workers(cfg:RunConfig,  # uses workers, num_gpus_per_worker
     "How many Ray workers to start and the GPUs each takes; `ConfigError` when the cluster cannot hold them."
     gpw = cfg.num_gpus_per_worker if cfg.num_gpus_per_worker >= 0 else (1.0 if res['gpus'] >= 1 else 0.0)
     if gpw > 0 and res['gpus'] < gpw:
-        raise ConfigError(f"num_gpus_per_worker={gpw:g} but the Ray cluster has {res['gpus']:g} GPUs; "
+        raise ConfigError(f"num_gpus_per_worker={gpw:g} but the Ray cluster has {res['gpus']:g} "
+                          "GPUs; "
                           "use num_gpus_per_worker 0 for CPU workers")
     n = cfg.workers or (int(res['gpus'] // gpw) if gpw else max(1, int(res['cpus'])))
     need, have, what = (n * gpw, res['gpus'], 'GPUs') if gpw else (n, res['cpus'], 'CPUs')
     if need > have + 1e-9:
-        raise ConfigError(f"workers={n} need {need:g} {what}; the Ray cluster has {have:g} {what}; lower --workers")
+        raise ConfigError(f"workers={n} need {need:g} {what}; the Ray cluster has {have:g} {what}; "
+                          "lower --workers")
     return n, float(gpw)
 
 # %% ../nbs/39_ray.ipynb #064be015
@@ -96,12 +100,14 @@ def estimate_time(candidates:int,  # candidates the plan expects to generate
                  )->dict:          # time_s (None when there is no reference), img_per_s, basis
     "Hours a Ray run will take on `n_workers` workers of `gpw` GPUs, from the measured one-GPU rate."
     if gpw <= 0 or cfg.model_id.startswith(('builtin:', 'folder:')):
-        return dict(time_s=None, img_per_s=None, basis='no reference rate for CPU workers or built-in models; '
+        return dict(time_s=None, img_per_s=None,
+                    basis='no reference rate for CPU workers or built-in models; '
                     'measure one block with benchmarks/bench_ray.py')
     per_gpu = REF_GPU_IMG_S * 30 / cfg.num_inference_steps * (512 / cfg.gen_size) ** 2
     rate = min(per_gpu * n_workers * min(gpw, 1.0), DRIVER_IMG_S)
     return dict(time_s=round(candidates / rate, 1), img_per_s=round(rate, 2),
-                basis=f'{per_gpu:.2f} img/s per GPU (H200 reference) x {n_workers * min(gpw, 1.0):g} GPUs, '
+                basis=f'{per_gpu:.2f} img/s per GPU (H200 reference) x '
+                      f'{n_workers * min(gpw, 1.0):g} GPUs, '
                       f'capped at the driver rate {DRIVER_IMG_S:g} img/s')
 
 # %% ../nbs/39_ray.ipynb #5c403f47
@@ -118,7 +124,8 @@ def object_store_need(n_workers:int,     # Ray workers
 def gate_block(cands:list, cfg:RunConfig, ctx:dict)->list:
     "Per candidate of a block: its generation record and `gate_job` result (None without an image)."
     return [dict(record=c.record, res=None if c.image is None or c.record.get('exhausted')
-                 else gate_job(c.image, cfg, provenance_text(c.unit, c.record, ctx), ctx.get('look'), c.unit.label))
+                 else gate_job(c.image, cfg, provenance_text(c.unit, c.record, ctx),
+                               ctx.get('look'), c.unit.label))
             for c in cands]
 
 class BlockWorker:
@@ -130,7 +137,8 @@ class BlockWorker:
         gates.init_worker(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None)
         self.cfg, self.gen = cfg, get_generator(cfg)
         self._gen_lock, self._gate_lock = threading.Lock(), threading.Lock()
-    def info(self)->dict: return {**worker_info(self.gen), 'batch_size': _batch_size(self.cfg, self.gen)}
+    def info(self)->dict: return {**worker_info(self.gen),
+                                  'batch_size': _batch_size(self.cfg, self.gen)}
     def generate(self, units:list)->list:
         "The candidates of one block, images included (for gating on Ray CPU tasks)."
         with self._gen_lock: return self.gen.generate(units)
@@ -167,7 +175,8 @@ def deliver(items:list,    # the block's answer: {record, res} per unit of the b
 class RayEngine:
     "Blocks made by Ray actors, one generator each; the loop decides, writes and journals them here."
     drain = False        # with no room for a block, wait for one result, not for all of them
-    def __init__(self, cfg:RunConfig,       # run settings (engine, ray_address, workers, num_gpus_per_worker)
+    def __init__(self,
+                 cfg:RunConfig,       # run settings (engine, ray_address, workers, num_gpus_per_worker)
                  generator=None,            # must be None: each worker builds its generator from model_id
                  gate_on:str='actor',       # 'actor': gate inside the worker; 'tasks': on Ray CPU tasks
                  init_kw:dict|None=None,    # `ray.init` settings for a local start
@@ -178,19 +187,24 @@ class RayEngine:
         self.ray, self.cfg, self.gate_on, self.actors = import_ray(), cfg, gate_on, []
         self.started = connect(cfg, **(init_kw or {}))
         try: self._start_workers()
-        except BaseException: self.close(); raise
+        except BaseException:
+            self.close()
+            raise
         self.pool, self.max_blocks, self.t0 = _InlinePool(), BLOCKS_PER_WORKER * len(self.actors), time.time()
         self.busy = [0] * len(self.actors)
-        self.stats = [dict(blocks=0, images=0, gen_s=0.0, gate_s=0.0, pids=[w['pid']]) for w in self.workers]
+        self.stats = [dict(blocks=0, images=0, gen_s=0.0, gate_s=0.0,
+                           pids=[w['pid']]) for w in self.workers]
         self._lock, self.n_sent = threading.Lock(), 0
-        log.info('ray engine: %d workers x %g GPU on %s', len(self.actors), self.gpw, json.dumps(self.cluster))
+        log.info('ray engine: %d workers x %g GPU on %s', len(self.actors), self.gpw,
+                 json.dumps(self.cluster))
 
     def _start_workers(self):
         self.cluster = cluster_summary()
         n, self.gpw = plan_workers(self.cfg, self.cluster)
         threads = 0 if self.gpw else _torch_threads()
         cls = self.ray.remote(BlockWorker).options(num_cpus=1, num_gpus=self.gpw, max_concurrency=2,
-                                                   max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES)
+                                                   max_restarts=MAX_RESTARTS,
+                                                   max_task_retries=MAX_TASK_RETRIES)
         self.actors = [cls.remote(self.cfg, threads) for _ in range(n)]
         self.workers = self.ray.get([a.info.remote() for a in self.actors])
         if self.gate_on == 'tasks': self._gate = self.ray.remote(num_cpus=1, max_retries=MAX_TASK_RETRIES)(_gate_task)
@@ -239,9 +253,12 @@ class RayEngine:
         "Engine, cluster, and per worker: host, device, GPUs, blocks, images, images/s, restarts."
         per = self.throughput()
         ws = [{**w, **{k: v for k, v in st.items() if k != 'pids'}, 'img_per_s': per[f'w{i}'],
-               'restarts': len(st['pids']) - 1} for i, (w, st) in enumerate(zip(self.workers, self.stats))]
-        return dict(engine='ray', ray_version=self.ray.__version__, ray_address=self.cfg.ray_address or 'local',
-                    cluster=self.cluster, n_workers=len(ws), gpus_per_worker=self.gpw, gate_on=self.gate_on,
+               'restarts': len(st['pids']) - 1} for i,
+              (w, st) in enumerate(zip(self.workers, self.stats))]
+        return dict(engine='ray', ray_version=self.ray.__version__,
+                    ray_address=self.cfg.ray_address or 'local',
+                    cluster=self.cluster, n_workers=len(ws), gpus_per_worker=self.gpw,
+                    gate_on=self.gate_on,
                     workers=ws)
 
     def close(self):
@@ -261,8 +278,10 @@ def _gate_task(cands:list, cfg:RunConfig, ctx:dict)->dict:
 
 def _count(st:dict, out:dict, n:int):
     "Add one block's figures to a worker's stats; a new pid means Ray restarted the worker."
-    st['blocks'] += 1; st['images'] += n
-    st['gen_s'] += out['gen_s']; st['gate_s'] += out['gate_s']
+    st['blocks'] += 1
+    st['images'] += n
+    st['gen_s'] += out['gen_s']
+    st['gate_s'] += out['gate_s']
     if out['pid'] is not None and out['pid'] not in st['pids']: st['pids'].append(out['pid'])
 
 # %% ../nbs/39_ray.ipynb #f3063362
@@ -277,6 +296,7 @@ def cluster_plan(cfg:RunConfig,      # run settings (ray_address, workers, num_g
         if started: import_ray().shutdown()
     n, gpw = plan_workers(cfg, res)
     bs = cfg.batch_size if isinstance(cfg.batch_size, int) else 16 if gpw else 4
-    need = object_store_need(n, bs, int(estimate.get('bytes_per_synthetic') or 50_000), cfg.crop_faces)
+    need = object_store_need(n, bs, int(estimate.get('bytes_per_synthetic') or 50_000),
+                             cfg.crop_faces)
     return dict(cluster=res, workers=n, gpus_per_worker=gpw, object_store_need_bytes=need,
                 **estimate_time(int(estimate.get('candidates_est') or 0), cfg, n, gpw))

@@ -16,13 +16,14 @@ import hashlib, importlib, json, math, os, signal, time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
 from .config import RunConfig, ConfigError, FacesynthError, get_logger, progress, config_hash
-from .io import Journal, atomic_write, atomic_write_json, png_bytes, sha256_file, ensure_inside
+from .io import (Journal, atomic_write, atomic_write_json, png_bytes, sha256_file,
+                             ensure_inside,
+                             n_workers, process_context, WorkerPool)
 from .hashindex import NearDupIndex, phash_int
 from .plan import unit_seed
 from .prompts import unit_prompt, prompts_version_hash
@@ -45,11 +46,14 @@ class Interrupted(FacesynthError):
 
 class StopFlag:
     "Context manager: the first SIGINT/SIGTERM sets `.stop`; the second raises `KeyboardInterrupt` at once."
-    def __init__(self, signals=(signal.SIGINT, signal.SIGTERM)): self.signals, self.stop, self._old = signals, False, {}
+    def __init__(self,
+                 signals=(signal.SIGINT,
+                          signal.SIGTERM)): self.signals, self.stop, self._old = signals, False, {}
     def _handle(self, signum, frame):
         if self.stop: raise KeyboardInterrupt
         self.stop = True
-        log.warning('signal %s: finishing the current batch, then stopping (again to stop at once)', signum)
+        log.warning('signal %s: finishing the current batch, then stopping (again to stop at once)',
+                    signum)
     def __enter__(self):
         try: self._old = {s: signal.signal(s, self._handle) for s in self.signals}
         except ValueError: self._old = {}   # not the main thread: signals stay as they are
@@ -85,7 +89,8 @@ def label_states(plan:pd.DataFrame, records:list)->dict:
     for r in records:
         s = st.get(r['label'])
         if s is None: continue
-        s.decided += 1; s.next_index = max(s.next_index, r['index'] + 1)
+        s.decided += 1
+        s.next_index = max(s.next_index, r['index'] + 1)
         s.accepted += r['status'] == 'accepted'
         s.exhausted |= r['status'] == 'exhausted'
     return st
@@ -96,7 +101,8 @@ def load_decisions(out_dir:str|Path)->list:
     seen, out = set(), []
     for r in Journal(Path(out_dir)/JOURNAL).read():
         if r.get('unit_id') in seen: continue
-        seen.add(r.get('unit_id')); out.append(r)
+        seen.add(r.get('unit_id'))
+        out.append(r)
     return out
 
 # %% ../nbs/38_synth.ipynb #01d90af4
@@ -117,8 +123,10 @@ def build_index(
     sem = EmbeddingIndex(e.dim)
     sem.add_many(list(originals['orig_id']), X)
     sem.add_many([r['unit_id'] for r in acc],
-                 embed_files([cfg.out/r['path'] for r in acc], e, cache_dir, shas=[r['sha256'] for r in acc]))
-    return gates.GateContext(phash=idx, semantic=sem, validator=fit_validator(originals, X, cfg, cache_dir, cfg.out),
+                 embed_files([cfg.out/r['path'] for r in acc], e, cache_dir,
+                             shas=[r['sha256'] for r in acc]))
+    return gates.GateContext(phash=idx, semantic=sem,
+                             validator=fit_validator(originals, X, cfg, cache_dir, cfg.out),
                              dup_min=getattr(e, 'dup_min', None), embedder=e,
                              cache=EmbeddingCache(cache_dir, e))
 
@@ -126,7 +134,8 @@ def build_index(
 def next_block(states:dict, pending:dict, batch_size:int, accept_rate:float)->tuple:
     "`(label, first index of the block, first index to keep)` of the block to generate next, or None."
     for lb in sorted(states):
-        s = states[lb]; ahead = len(pending.get(lb, ()))
+        s = states[lb]
+        ahead = len(pending.get(lb, ()))
         start = s.next_index + ahead                          # first unit neither decided nor generated
         if s.done or start >= s.max_candidates: continue
         if ahead and math.ceil(s.remaining / accept_rate) <= ahead: continue   # enough in flight: look ahead
@@ -163,10 +172,9 @@ class _InlinePool:
 
 def make_pool(cfg:RunConfig):
     "A process pool of `cfg.workers` gate workers (0 = all cores); inline when that is 1."
-    n = cfg.workers or os.cpu_count() or 1
+    n = n_workers(cfg.workers)
     if n <= 1: return _InlinePool()
-    from facesynth_nb.io import WorkerPool   # its workers survive a signal to the process group
-    return WorkerPool(n, mp_context=get_context('spawn'), initializer=gates.init_worker,
+    return WorkerPool(n, mp_context=process_context(), initializer=gates.init_worker,
                       initargs=(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None,))
 
 # %% ../nbs/38_synth.ipynb #2fcb764f
@@ -188,7 +196,8 @@ def decide_candidate(cand:Candidate, scores:dict|None, index, cfg:RunConfig, ctx
     r.update({k: scores.get(k) for k in SCORE_KEYS})
     r.update(scores.get('look') or {})                    # framing, tone, resample: what the export applied
     if rec.get('nsfw'):
-        return {**r, 'status': 'rejected', 'reason': 'nsfw_flagged', 'reject_reasons': ['nsfw_flagged']}
+        return {**r, 'status': 'rejected', 'reason': 'nsfw_flagged',
+                'reject_reasons': ['nsfw_flagged']}
     r.update(gates.decide(scores, index, cfg, label=u.label))
     return {**r, 'status': 'rejected' if r['reason'] else 'accepted'}
 
@@ -241,7 +250,8 @@ def accepted_paths(r:dict, res:dict)->dict:
 
 def write_files(r:dict, res:dict, out_dir:Path)->None:
     "Write the PNG (and crop) of accepted record `r` atomically at its paths under out_dir."
-    atomic_write(ensure_inside(out_dir/r['path'], out_dir, 'synthetic file'), res['png'], root=out_dir)
+    atomic_write(ensure_inside(out_dir/r['path'], out_dir, 'synthetic file'), res['png'],
+                 root=out_dir)
     if r.get('cropped_path'):
         dest = ensure_inside(out_dir/r['cropped_path'], out_dir, 'cropped file')
         atomic_write(dest, res['cropped_png'], root=out_dir)
@@ -263,15 +273,20 @@ def keep_reject_thumb(r:dict, res:dict|None, out_dir:Path, counts:Counter):
 # %% ../nbs/38_synth.ipynb #6ffee6e2
 def provenance_text(u:WorkUnit, rec:dict, ctx:dict)->dict:
     "PNG text chunks that make a single file traceable: A1111-style `parameters`, and the full record as JSON."
-    return post.png_text_chunks({**rec, 'unit_id': u.unit_id, 'prompt': u.prompt, 'negative_prompt': u.negative_prompt,
+    return post.png_text_chunks({**rec, 'unit_id': u.unit_id, 'prompt': u.prompt,
+                                 'negative_prompt': u.negative_prompt,
                                  'seed': u.seed, **{k: v for k, v in ctx.items() if k != 'look'}})
 
 # %% ../nbs/38_synth.ipynb #46a9a8d8
-META_COLS = ['unit_id', 'label', 'index', 'path', 'sha256', 'prompt', 'negative_prompt', 'seed', 'model_id',
-             'model_revision', 'scheduler', 'steps', 'guidance', 'gen_width', 'gen_height', 'dtype', 'device',
-             'config_hash', 'prompts_version_hash', 'face_count', 'face_box', 'blur_var', 'phash', 'nearest_id',
+META_COLS = ['unit_id', 'label', 'index', 'path', 'sha256', 'prompt', 'negative_prompt', 'seed',
+             'model_id',
+             'model_revision', 'scheduler', 'steps', 'guidance', 'gen_width', 'gen_height', 'dtype',
+             'device',
+             'config_hash', 'prompts_version_hash', 'face_count', 'face_box', 'blur_var', 'phash',
+             'nearest_id',
              'nearest_dist', 'source_path', 'cropped_path', 'timestamp', 'phash_flip', 'label_prob',
-             'label_pred', 'label_rank', 'semantic_nearest_id', 'flags', 'reject_reasons', *gates.score_columns(),
+             'label_pred', 'label_rank', 'semantic_nearest_id', 'flags', 'reject_reasons',
+             *gates.score_columns(),
              'framing', 'tone', 'resample']
 
 def synthetic_table(records:list)->pd.DataFrame:
@@ -286,13 +301,15 @@ def write_synthetic_meta(table:pd.DataFrame, out_dir:str|Path)->list:
     "Write `synthetic_meta.csv`, `synthetic_meta.jsonl` (and `synthetic_meta_cropped.csv` when cropping)."
     out = Path(out_dir)
     atomic_write(out/'synthetic_meta.csv', table.to_csv(index=False), root=out)
-    atomic_write(out/'synthetic_meta.jsonl', ''.join(json.dumps(r, sort_keys=True, default=str) + '\n'
+    atomic_write(out/'synthetic_meta.jsonl',
+                 ''.join(json.dumps(r, sort_keys=True, default=str) + '\n'
                                                      for r in table.to_dict('records')), root=out)
     paths = [out/'synthetic_meta.csv', out/'synthetic_meta.jsonl']
     crop = table[table['cropped_path'].fillna('').astype(str) != '']
     if len(crop):
         c = crop.assign(path=crop['cropped_path']).drop(columns=['cropped_path'])
-        atomic_write(out/'synthetic_meta_cropped.csv', c.to_csv(index=False), root=out); paths.append(out/'synthetic_meta_cropped.csv')
+        atomic_write(out/'synthetic_meta_cropped.csv', c.to_csv(index=False), root=out)
+        paths.append(out/'synthetic_meta_cropped.csv')
     return paths
 
 # %% ../nbs/38_synth.ipynb #0dba4719
@@ -319,7 +336,8 @@ class _Loop:
         for i, c in enumerate(cands):
             fut = None if futs is None else futs[i]
             if futs is None and c.image is not None and not c.record.get('exhausted'):
-                fut = self.pool.submit(gate_job, c.image, self.cfg, provenance_text(c.unit, c.record, self.ctx),
+                fut = self.pool.submit(gate_job, c.image, self.cfg,
+                                       provenance_text(c.unit, c.record, self.ctx),
                                        self.ctx.get('look'), c.unit.label)
             self.pending.setdefault(c.unit.label, deque()).append((c, fut, bno))
 
@@ -349,7 +367,8 @@ class _Loop:
                 for c, fut, _ in q:
                     self.ready.pop(c.unit.unit_id, None)
                     if fut is not None: fut.cancel()
-                q.clear(); continue
+                q.clear()
+                continue
             return
 
     def result(self, c:Candidate, fut, q:deque)->dict|None:
@@ -368,7 +387,8 @@ class _Loop:
         res = embed_result(res, self.index)
         r = decide_candidate(c, res, self.index, self.cfg, self.ctx)
         r['timestamp'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
-        s.decided += 1; s.next_index = c.unit.index + 1
+        s.decided += 1
+        s.next_index = c.unit.index + 1
         fut = None
         if r['status'] == 'exhausted': s.exhausted = True
         elif r['status'] == 'accepted':
@@ -378,7 +398,8 @@ class _Loop:
             if self.writer is None: write_files(r, res, self.out)
             else: fut = self.writer.submit(write_files, r, res, self.out)
         else:
-            self.rejects[r['reason']] += 1; keep_reject_thumb(r, res, self.out, self.thumbs)
+            self.rejects[r['reason']] += 1
+            keep_reject_thumb(r, res, self.out, self.thumbs)
         self.unwritten.append((r, fut))
         return r
 
@@ -388,7 +409,8 @@ class _Loop:
 # %% ../nbs/38_synth.ipynb #05ab0746
 def _batch_size(cfg:RunConfig, gen)->int:
     bs = getattr(gen, 'batch_size', None)
-    return int(bs) if isinstance(bs, int) and bs > 0 else cfg.batch_size if isinstance(cfg.batch_size, int) else 4
+    return int(bs) if isinstance(bs,
+                                 int) and bs > 0 else cfg.batch_size if isinstance(cfg.batch_size, int) else 4
 
 def make_unit(label:str, index:int, bank:dict, cfg:RunConfig)->WorkUnit:
     "The work unit `(label, index)` with its seed and prompts, pure functions of the unit and the config."
@@ -436,7 +458,7 @@ class LocalEngine:
         loop.submit(_generate_block(self.gen, blk, bs, states, bank, self.cfg))
     def wait(self, loop): pass
     def info(self)->dict:
-        n = self.cfg.workers or os.cpu_count() or 1
+        n = n_workers(self.cfg.workers)
         return dict(engine='local', n_workers=1, gate_processes=n, workers=[self.where])
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -444,7 +466,8 @@ class LocalEngine:
 
 # %% ../nbs/38_synth.ipynb #ac93b46e
 ENGINE_FILE = 'engine.json'
-ENGINES = {'local': LocalEngine, 'ray': 'facesynth_nb.ray_engine:RayEngine'}  # factory, or 'module:name'
+ENGINES = {'local': LocalEngine,
+           'ray': 'facesynth_nb.ray_engine:RayEngine'}  # factory, or 'module:name'
 
 def register_engine(name:str, factory)->None:
     "Register `factory(cfg, generator) -> engine` (or a 'module:name' string, imported on first use)."
@@ -453,7 +476,8 @@ def register_engine(name:str, factory)->None:
 def get_engine(cfg:RunConfig, generator=None):
     "The engine `cfg.engine` for this run (a 'module:name' entry is imported here, when first needed)."
     f = ENGINES.get(cfg.engine)
-    if f is None: raise ConfigError(f"RunConfig.engine={cfg.engine!r}: no such engine; known: {sorted(ENGINES)}")
+    if f is None: raise ConfigError(f"RunConfig.engine={cfg.engine!r}: no such engine; known: "
+                                    f"{sorted(ENGINES)}")
     if isinstance(f, str):
         mod, name = f.split(':')
         f = getattr(importlib.import_module(mod), name)
@@ -481,7 +505,8 @@ def synthesize(originals:pd.DataFrame,  # the originals table (its pHashes seed 
     if records: log.info('resuming: %d decisions in the journal', len(records))
     if not all(s.done for s in states.values()): ctx['look'] = run_look(originals, cfg)
     if not all(s.done for s in states.values()):
-        records += _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal, records)
+        records += _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal,
+                             records)
     table = synthetic_table(records)
     write_synthetic_meta(table, out)
     return table
@@ -491,10 +516,13 @@ LOOK_FILE = 'look.json'
 
 def run_look(originals:pd.DataFrame, cfg:RunConfig)->dict|None:
     "The originals' look for this run's exports (written to out_dir/look.json), or None when none is asked for."
-    if (cfg.synthetic_framing, cfg.synthetic_tone, cfg.synthetic_resample) == ('full', 'off', 'off'): return None
-    look = learn_look(originals, gates.get_detector(cfg.face_detector).detect, seed=cfg.seed, size=cfg.image_size,
+    if (cfg.synthetic_framing, cfg.synthetic_tone,
+        cfg.synthetic_resample) == ('full', 'off', 'off'): return None
+    look = learn_look(originals, gates.get_detector(cfg.face_detector).detect, seed=cfg.seed,
+                      size=cfg.image_size,
                       tone=cfg.synthetic_tone == 'match')
-    atomic_write_json(cfg.out/LOOK_FILE, dict(look, framing=cfg.synthetic_framing, tone_policy=cfg.synthetic_tone,
+    atomic_write_json(cfg.out/LOOK_FILE,
+                      dict(look, framing=cfg.synthetic_framing, tone_policy=cfg.synthetic_tone,
                                               resample_policy=cfg.synthetic_resample), root=cfg.out)
     fr = look['frame']
     log.info('look of the originals: %s; native side %d px; tone for %d labels',
@@ -507,21 +535,26 @@ def _check_accepted_files(records:list, out:Path):
     "Refuse to resume when an accepted image is missing or is not the file its journal record hashed."
     acc = [r for r in records if r['status'] == 'accepted']
     missing = [r['path'] for r in acc if not (out/r['path']).is_file()]
-    if missing: raise FacesynthError(f"{len(missing)} accepted image(s) in {out/JOURNAL} are missing on disk, e.g. "
+    if missing: raise FacesynthError(f"{len(missing)} accepted image(s) in {out/JOURNAL} are "
+                                     "missing on disk, e.g. "
                                      f"{missing[:3]}; restore them or rerun with --restart")
     changed = [r['path'] for r in acc if r.get('sha256') and sha256_file(out/r['path']) != r['sha256']]
-    if changed: raise FacesynthError(f"{len(changed)} accepted image(s) differ from the sha256 in {out/JOURNAL}: "
-                                     f"{', '.join(changed[:5])}; restore them or rerun with --restart")
+    if changed: raise FacesynthError(f"{len(changed)} accepted image(s) differ from the sha256 in "
+                                     f"{out/JOURNAL}: "
+                                     f"{', '.join(changed[:5])}; restore them or rerun with "
+                                     "--restart")
 
 WRITERS = 4   # threads writing accepted files: their fsyncs overlap each other and the decisions
 
 def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal, records)->list:
     eng = get_engine(cfg, generator)
     writer = ThreadPoolExecutor(WRITERS, thread_name_prefix='facesynth-write')
-    loop = _Loop(cfg, ctx, states, build_index(originals, records, cfg), eng.pool, cfg.out, writer=writer)
+    loop = _Loop(cfg, ctx, states, build_index(originals, records, cfg), eng.pool, cfg.out,
+                 writer=writer)
     atomic_write_json(cfg.out/ENGINE_FILE, eng.info(), root=cfg.out)
     new_all, t0 = [], time.time()
-    bar = progress(range(sum(s.planned for s in states.values())), cfg.progress, desc='synthesize', unit='img')
+    bar = progress(range(sum(s.planned for s in states.values())), cfg.progress, desc='synthesize',
+                   unit='img')
     bar_update = getattr(bar, 'update', lambda n: None)
     bar_update(sum(min(s.accepted, s.planned) for s in states.values()))
     try:
@@ -535,17 +568,21 @@ def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal,
             new = loop.decide(wait_all=not blk and eng.drain)
             if not blk and not new and loop.unwritten: new = loop.durable(wait=True)   # files in flight
             elif not blk and not new: eng.wait(loop)     # an engine that does not drain waits for one result
-            journal.append(new); new_all += new
+            journal.append(new)
+            new_all += new
             n_acc = sum(r['status'] == 'accepted' for r in new)
             if n_acc: bar_update(n_acc)
             _log_progress(loop, new_all, t0, bar)
             if stop is not None and stop.stop:
                 new = loop.decide(wait_all=True) + loop.durable(wait=True)
-                journal.append(new); new_all += new
-                raise Interrupted(f"stopped by a signal after journaling {len(new_all)} decisions in {journal.path}; "
+                journal.append(new)
+                new_all += new
+                raise Interrupted(f"stopped by a signal after journaling {len(new_all)} decisions "
+                                  f"in {journal.path}; "
                                   "rerun the same command to resume")
         new = loop.durable(wait=True)                      # the last files, then their journal lines
-        journal.append(new); new_all += new
+        journal.append(new)
+        new_all += new
         bar_update(sum(r['status'] == 'accepted' for r in new))
     finally:
         writer.shutdown(wait=True)
@@ -557,12 +594,14 @@ def _run_loop(originals, plan, bank, cfg, generator, stop, states, ctx, journal,
 def progress_figures(states:dict, rejects:Counter, n_decided:int, seconds:float)->dict:
     "Accepted/planned per label, rejects by reason and candidates/s: what the bar and the log show."
     return dict(accepted={lb: f'{s.accepted}/{s.planned}' for lb, s in sorted(states.items())},
-                rejects=dict(sorted(rejects.items())), candidates_per_s=round(n_decided / max(seconds, 1e-9), 2))
+                rejects=dict(sorted(rejects.items())),
+                candidates_per_s=round(n_decided / max(seconds, 1e-9), 2))
 
 def _log_progress(loop, new_all, t0, bar):
     if not new_all: return
     f = progress_figures(loop.states, loop.rejects, len(new_all), time.time() - t0)
     if hasattr(bar, 'set_postfix_str'):
         bar.set_postfix_str(' '.join(f'{lb[:3]} {a}' for lb, a in f['accepted'].items())
-                            + f" | rej {sum(loop.rejects.values())} | {f['candidates_per_s']:.1f} cand/s", refresh=False)
+                            + f" | rej {sum(loop.rejects.values())} | {f['candidates_per_s']:.1f} "
+                              "cand/s", refresh=False)
     if loop.batch_no % 10 == 0: log.info('progress %s', json.dumps(f, sort_keys=True))

@@ -240,6 +240,17 @@ def cnn_validator(
     if path is not None: save_validator(v, path, root)
     return v
 
+_FITTED = {}   # the last validator fitted in this process, by what it was fitted on
+
+def _fit_key(originals:pd.DataFrame, X:np.ndarray, cfg:RunConfig, cache_dir)->str:
+    "What a validator depends on: the originals' files, labels and splits, their embeddings, its settings."
+    cols = [c for c in ('file_path', 'label', 'split', 'assigned_split') if c in originals]
+    h = hashlib.sha256(pd.util.hash_pandas_object(originals[cols].astype(str), index=False).to_numpy())
+    h.update(np.ascontiguousarray(X, np.float32).tobytes())
+    h.update(repr((cfg.label_policy, cfg.label_validator, cfg.label_epochs, cfg.seed, cfg.device,
+                   str(cache_dir))).encode())
+    return h.hexdigest()
+
 def fit_validator(
     originals:pd.DataFrame,     # originals table (file_path, label, assigned_split or split)
     X:np.ndarray,               # their embeddings, same order
@@ -249,6 +260,8 @@ def fit_validator(
 )->'LabelValidator|CnnValidator|None':   # None when label_policy is off or there are too few train faces
     "The label validator `cfg.label_validator` asks for (auto: the more accurate one), or None (the gate is off)."
     if cfg.label_policy == 'off': return None
+    key = _fit_key(originals, X, cfg, cache_dir)
+    if key in _FITTED: return _FITTED[key]   # the loop's validator, again for the quality summary
     m, found, why = train_mask(originals), {}, []
     if cfg.label_validator in ('auto', 'embedding'):
         try: found['embedding'] = LabelValidator(X[m], originals.label.to_numpy()[m],
@@ -266,4 +279,6 @@ def fit_validator(
     log.info('label validator: %s, %d train originals, accuracy %.3f on held-out faces (%s)',
              v.kind, v.n_train,
              v.accuracy, ', '.join(f'{k} {a:.3f}' for k, a in v.compared.items()))
+    _FITTED.clear()
+    _FITTED[key] = v
     return v
