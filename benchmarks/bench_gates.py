@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/bench_gates.py  [--quick]
 
-1. The gate chain (`gates.evaluate`) on 512x512 RGB candidates: images/s on one core, the share of each
+1. The gate chain (`gates.measure`) on 512x512 RGB candidates: images/s on one core, the share of each
    part (face detection, post = convert + resize, blur, pHash), and images/s with a 2-process pool.
 2. `NearDupIndex` at 10k / 30k / 120k 64-bit hashes (a third of them planted near-copies) against brute
    force (numpy popcount over every stored hash) in the same run: times and equality of the answers.
@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from skimage import data as skdata
 
 from facesynth_nb.config import RunConfig
-from facesynth_nb.gates import evaluate, get_detector, init_worker, to_mode, to_export, laplacian_var
+from facesynth_nb.gates import measure, get_detector, init_worker, to_mode, to_export, laplacian_var
 from facesynth_nb.hashindex import phash_of
 from facesynth_nb.hashindex import NearDupIndex
 
@@ -45,7 +45,7 @@ def bench_chain(n:int):
     ims = candidates(n)
     init_worker(CFG.face_detector)                             # one OpenCV thread, cascade loaded: as a worker
     t0, c0 = time.perf_counter(), time.process_time()
-    res = [evaluate(im, CFG) for im in ims]
+    res = [measure(im, CFG) for im in ims]
     chain, cpu = time.perf_counter() - t0, time.process_time() - c0
     det = get_detector(CFG.face_detector)
     parts = dict(face=0.0, post=0.0, blur=0.0, phash=0.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 from facesynth_nb.config import RunConfig
-from facesynth_nb.generate import WorkUnit, get_generator
+from facesynth_nb.generators import WorkUnit, get_generator
 
 PROMPTS = ['a close-up photo of a {} face, studio lighting', 'a portrait of a {} person looking at the camera',
            'a grayscale photo of a {} young woman', 'a photo of a {} old man, natural light']
@@ -58,10 +58,10 @@ def diff(a, b):
     return mx, float(np.mean(mean)), (ph if imagehash else 'n/a')
 
 def gate_numbers(cands):
-    "The gates' own scores at default settings (facesynth_nb.gates.evaluate): blur variance, faces, pHash distances."
+    "The gates' own scores at default settings (facesynth_nb.gates.measure): blur variance, faces, pHash distances."
     from facesynth_nb import gates
     cfg = RunConfig()
-    sc = [gates.evaluate(c.image, cfg) for c in cands]
+    sc = [gates.measure(c.image, cfg) for c in cands]
     blur = np.array([s['blur_var'] for s in sc])
     faces = np.bincount([s['face_count'] for s in sc]).tolist()
     hs = [int(s['phash'], 16) for s in sc]

@@ -1,6 +1,6 @@
 """Does gating overlap with generation? Candidates/s of generation alone vs the full generate+gate loop.
 
-Generation alone: `generator.generate` over N units in batches. Loop: `synth.synthesize` on the same N units
+Generation alone: `generator.generate` over N units in batches. Loop: `loop.synthesize` on the same N units
 (one label, face gate on; untrained-model noise has no face, so every unit is generated, gated on CPU workers,
 decided and journaled). The issue's target: loop time <= 1.15 x generation alone.
 
@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd
 from facesynth_nb.config import RunConfig
-from facesynth_nb.generate import get_generator
+from facesynth_nb.generators import get_generator
 from facesynth_nb.prompts import load_prompt_bank
-from facesynth_nb.synth import synthesize, make_unit, load_decisions
+from facesynth_nb.loop import synthesize, make_unit, load_decisions
 
 def main():
     ap = argparse.ArgumentParser()

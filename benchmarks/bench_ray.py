@@ -1,6 +1,6 @@
 """Ray engine vs local engine, and the driver's decide + write rate (what caps scaling).
 
-1. `engines`: `synth.synthesize` on the same plan with the local engine and the Ray engine (a local Ray this
+1. `engines`: `loop.synthesize` on the same plan with the local engine and the Ray engine (a local Ray this
    script starts: `--cpus` CPUs, small object store), builtin:tiny (noise; face gate off); prints wall time,
    images/s and the Ray overhead per image, with Ray's start-up (ray.init, workers loading the model)
    reported apart. `--gate-on actor|tasks` chooses where the Ray engine gates.
@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np, pandas as pd
 from PIL import Image
 from facesynth_nb.config import RunConfig, config_hash
-from facesynth_nb.generate import Candidate
+from facesynth_nb.generators import Candidate
 from facesynth_nb.hashindex import NearDupIndex
 from facesynth_nb.io import Journal
 from facesynth_nb.prompts import load_prompt_bank, prompts_version_hash
-from facesynth_nb.synth import (synthesize, load_decisions, make_unit, gate_job, provenance_text, _Loop, _InlinePool,
+from facesynth_nb.loop import (synthesize, load_decisions, make_unit, gate_job, provenance_text, _Loop, _InlinePool,
                                 LabelState, register_engine)
 from facesynth_nb import ray_engine, gates
 

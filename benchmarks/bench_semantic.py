@@ -23,8 +23,8 @@ from skimage import data as skdata
 
 from facesynth_nb.config import RunConfig
 from facesynth_nb.embed import HogEmbedder, EmbeddingIndex, BlockSearch, l2_normalize, get_embedder
-from facesynth_nb.gates import evaluate, to_export
-from facesynth_nb.validate import LabelValidator
+from facesynth_nb.gates import measure, to_export
+from facesynth_nb.label_check import LabelValidator
 
 QUICK = '--quick' in sys.argv
 BLOCK_ONLY = '--block-only' in sys.argv

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from facesynth_nb.embed import HogEmbedder
-from facesynth_nb.validate import CnnValidator, LabelValidator
+from facesynth_nb.label_check import CnnValidator, LabelValidator
 
 FER300 = Path(os.environ.get('FACESYNTH_SHARED', Path(__file__).resolve().parents[1].parent/'shared'))/'data'/'fer_train300'
 

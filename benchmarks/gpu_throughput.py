@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from bench_generate import bench_units, device_name, diff, sd15_tflop
 from facesynth_nb.config import RunConfig
-from facesynth_nb.generate import get_generator
+from facesynth_nb.generators import get_generator
 
 FAST = dict(fuse_qkv=True, compile_vae=True, fullgraph=True)
 VARIANTS = {  # name -> RunConfig speed options; cheapest first (max-autotune compiles for minutes)

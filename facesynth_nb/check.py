@@ -398,7 +398,7 @@ def assert_outputs_ok(
 def check_quality_counts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame,
                          status:dict|None=None)->dict:
     "status.json's (or `status`') quality counts (per gate, and synthetic images in the drift) equal the journal's."
-    from facesynth_nb.synth import load_decisions, gate_counts
+    from facesynth_nb.loop import load_decisions, gate_counts
     q = (_status(out_dir) if status is None else status).get('quality')
     if not q: return _result('quality_counts', True, 'no quality block in status.json')
     recs = load_decisions(out_dir)

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 from .config import RunConfig
-from .generate import resolve_device
+from .generators import resolve_device
 
 # %% ../nbs/27_cnn.ipynb #7cad6583
 def load_gray(paths:list,           # image files

@@ -172,14 +172,14 @@ def _prep(proc)->str:
     return f"CLIPImageProcessor: RGB, shortest edge {edge}, center crop {crop}, normalize"
 
 def _device(cfg:RunConfig)->str:
-    from facesynth_nb.generate import resolve_device
+    from facesynth_nb.generators import resolve_device
     return resolve_device(cfg)
 
 def safety_checker_tower(folder:Path, cfg:RunConfig)->ClipEmbedder:
     "The CLIP tower of a model's `safety_checker/`, with `feature_extractor/`'s preprocessing."
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPImageProcessor
-    from facesynth_nb.generate import weights_hash
+    from facesynth_nb.generators import weights_hash
     dev = _device(cfg)
     st = None if cfg.allow_pickle else True
     sc = StableDiffusionSafetyChecker.from_pretrained(str(folder), use_safetensors=st)

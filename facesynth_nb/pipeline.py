@@ -242,7 +242,7 @@ def _model_info(cfg:RunConfig, synthetic:pd.DataFrame)->dict:
 
 def _generate(cfg, originals, plan, generator):
     from facesynth_nb.prompts import load_prompt_bank, check_bank_covers, prompts_version_hash
-    from facesynth_nb.synth import synthesize, load_decisions, StopFlag
+    from facesynth_nb.loop import synthesize, load_decisions, StopFlag
     from facesynth_nb.curate import split_originals
     bank = load_prompt_bank(cfg)
     check_bank_covers(bank, list(plan.index))
@@ -255,7 +255,7 @@ GENERATION_CAUSES = {'source_exhausted': 'exhausted', 'max_candidates': 'budget'
 
 def generation_shortfall(plan:pd.DataFrame, records:list)->dict:
     "Per label: planned, accepted, how many short of the plan, and why (`exhausted` source or candidate `budget`)."
-    from facesynth_nb.synth import label_states
+    from facesynth_nb.loop import label_states
     return {lb: dict(planned=s.planned, accepted=s.accepted,
                      shortfall=max(0, s.planned - s.accepted),
                      cause=GENERATION_CAUSES.get(s.end_cause, '')) for lb,
@@ -307,7 +307,7 @@ def run_pipeline(cfg:RunConfig,          # run settings
                  demo:bool=False,        # the originals are the embedded demo faces (said in the report)
                 )->RunResult:
     "Scan, plan, generate and gate, curate, export, check and report; resumes what an earlier run left."
-    from facesynth_nb.generate import check_model_id
+    from facesynth_nb.generators import check_model_id
     check_detector(cfg)
     if generator is None: check_model_id(cfg)         # a misspelt model fails before the scan, dry run or not
     lock = open_run(cfg, restart, 'plan' if dry_run else 'run')
@@ -324,7 +324,7 @@ def run_pipeline(cfg:RunConfig,          # run settings
         synthetic, records, pvh = _generate(cfg, originals, plan, generator)
         log.info('stage 3/3: curate, export, check and report')
         from facesynth_nb.quality import quality_summary
-        from facesynth_nb.synth import read_engine_info
+        from facesynth_nb.loop import read_engine_info
         extra = dict(demo=demo, demo_source='scikit-image lfw_subset + astronaut' if demo else '',
                      generation_shortfall=generation_shortfall(plan, records),
                      quality=quality_summary(originals, records, cfg),    # semantic gates, drift

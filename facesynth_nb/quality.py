@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from .config import RunConfig, get_logger
 from .embed import embed_files, get_embedder
-from .validate import fit_validator
-from .synth import gate_counts
+from .label_check import fit_validator
+from .loop import gate_counts
 from . import gates
 
 # %% ../nbs/62_quality.ipynb #cf3786b4

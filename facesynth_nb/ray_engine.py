@@ -12,9 +12,9 @@ import io, json, logging, os, socket, threading, time
 from concurrent.futures import Future, InvalidStateError, wait as wait_futures
 from PIL import Image
 from .config import RunConfig, ConfigError, get_logger
-from .generate import Candidate, get_generator
+from .generators import Candidate, get_generator
 from . import gates
-from .synth import (gate_job, provenance_text, block_units, keeps_unit, worker_info,
+from .loop import (gate_job, provenance_text, block_units, keeps_unit, worker_info,
                                 _InlinePool,
                                 _batch_size)
 

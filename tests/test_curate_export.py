@@ -21,8 +21,8 @@ from facesynth_nb.check import check_outputs, assert_outputs_ok, read_manifests
 from facesynth_nb.ingest import scan_raw_root
 from facesynth_nb.plan import plan_needs
 from facesynth_nb.prompts import load_prompt_bank, prompts_version_hash
-from facesynth_nb.generate import get_generator
-from facesynth_nb.synth import synthesize, load_decisions
+from facesynth_nb.generators import get_generator
+from facesynth_nb.loop import synthesize, load_decisions
 from facesynth_nb.curate import split_counts
 from conftest import FER
 LABELS = ('angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise')

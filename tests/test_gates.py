@@ -10,7 +10,7 @@ from PIL import Image, ImageFilter, ImageOps
 from skimage import data as skdata
 
 from facesynth_nb.config import RunConfig, ConfigError, CheckFailed
-from facesynth_nb.gates import evaluate, decide, reasons
+from facesynth_nb.gates import measure, decide, reasons
 from facesynth_nb.hashindex import NearDupIndex, phash_int, phash_hex, near_duplicate_groups, brute_force_query
 from facesynth_nb.post import save_exported, read_provenance, check_exported
 
@@ -35,7 +35,7 @@ def index():
 def test_two_face_collage_rejected_by_single(index):
     face = ASTRO.crop((140, 10, 340, 210))
     collage = Image.new('RGB', (512, 512), (128, 128, 128)); collage.paste(face, (30, 150)); collage.paste(face, (280, 150))
-    s = evaluate(collage, CFG)
+    s = measure(collage, CFG)
     assert s['face_count'] == 2
     assert decide(s, index, CFG)['reason'] == 'face'
     assert decide(s, index, CFG.updated(face_policy='any'))['reason'] == ''
@@ -43,9 +43,9 @@ def test_two_face_collage_rejected_by_single(index):
 
 def test_blurred_face_rejected_by_blur(index):
     head = ASTRO.crop((100, 0, 356, 256))
-    sharp = evaluate(head, CFG)
+    sharp = measure(head, CFG)
     assert sharp['blur_var'] >= CFG.blur_var_min and decide(sharp, index, CFG)['reason'] == ''
-    s = evaluate(head.filter(ImageFilter.GaussianBlur(2)), CFG)
+    s = measure(head.filter(ImageFilter.GaussianBlur(2)), CFG)
     assert s['face_count'] == 1 and s['blur_var'] < CFG.blur_var_min
     assert decide(s, index, CFG)['reason'] == 'blur'
     assert decide(s, index, CFG.updated(blur_var_min=1.0))['reason'] == ''   # the threshold comes from the config
@@ -54,7 +54,7 @@ def test_blurred_face_rejected_by_blur(index):
 @pytest.mark.parametrize('copy', [lambda im: jpeg(im, 70), lambda im: jpeg(im, 40),
                                   lambda im: im.rotate(0, translate=(2, 0)), lambda im: im.rotate(0, translate=(0, -2))])
 def test_reencoded_or_shifted_copy_is_near_duplicate(index, copy):
-    d = decide(evaluate(copy(ASTRO), CFG), index, CFG)
+    d = decide(measure(copy(ASTRO), CFG), index, CFG)
     reason, nid, nd = d['reason'], d['nearest_id'], d['nearest_dist']
     assert (reason, nid) == ('near_duplicate', 'astronaut.png') and 0 <= nd <= CFG.hash_dist_max
 
@@ -62,11 +62,11 @@ def test_reencoded_or_shifted_copy_is_near_duplicate(index, copy):
 def test_accepted_hash_blocks_later_copies():
     "The caller adds accepted hashes; a later copy of an accepted synthetic image is then a near-duplicate."
     ix = NearDupIndex(CFG.hash_dist_max)
-    s = evaluate(ASTRO, CFG)
+    s = measure(ASTRO, CFG)
     d = decide(s, ix, CFG)
     assert (d['reason'], d['nearest_id'], d['nearest_dist']) == ('', '', None)
     ix.add('happy-000000', s['phash'])
-    d = decide(evaluate(jpeg(ASTRO), CFG), ix, CFG)
+    d = decide(measure(jpeg(ASTRO), CFG), ix, CFG)
     assert (d['reason'], d['nearest_id']) == ('near_duplicate', 'happy-000000')
 
 
@@ -74,7 +74,7 @@ def test_noise_has_no_face_and_exports_are_exact():
     rng = np.random.default_rng(1)
     for i in range(5):
         im = Image.fromarray(rng.integers(0, 256, (512, 512, 3), dtype=np.uint8))
-        s = evaluate(im, CFG)
+        s = measure(im, CFG)
         assert s['face_count'] == 0 and s['face_box'] == ''
         assert (s['exported'].mode, s['exported'].size) == ('L', (224, 224))
         assert decide(s, NearDupIndex(4), CFG)['reason'] == 'face'
@@ -83,8 +83,8 @@ def test_noise_has_no_face_and_exports_are_exact():
 def test_lfw_faces_and_nonfaces():
     lfw = skdata.lfw_subset()
     to_im = lambda x: Image.fromarray((x * 255).astype(np.uint8))
-    faces = sum(evaluate(to_im(x), CFG)['face_count'] == 1 for x in lfw[:100])
-    nonfaces = sum(evaluate(to_im(x), CFG)['face_count'] > 0 for x in lfw[100:])
+    faces = sum(measure(to_im(x), CFG)['face_count'] == 1 for x in lfw[:100])
+    nonfaces = sum(measure(to_im(x), CFG)['face_count'] > 0 for x in lfw[100:])
     assert faces >= 90 and nonfaces == 0, (faces, nonfaces)
 
 
@@ -93,7 +93,7 @@ def test_fer_faces_through_the_chain():
     ix, got = NearDupIndex(CFG.hash_dist_max), []
     cfg = CFG.updated(crop_faces=True)
     for i, f in enumerate(files):
-        s = evaluate(Image.open(f), cfg)
+        s = measure(Image.open(f), cfg)
         assert (s['exported'].mode, s['exported'].size) == ('L', (224, 224))
         assert (s['cropped'] is None) == (not s['face_count'])
         if s['cropped'] is not None: assert (s['cropped'].mode, s['cropped'].size) == ('L', (224, 224))
@@ -124,7 +124,7 @@ def test_evaluate_runs_in_a_spawned_process_pool():
     pickle.dumps((evaluate, CFG))
     with ProcessPoolExecutor(2, mp_context=get_context('spawn')) as ex:
         remote = list(ex.map(evaluate, ims, [CFG] * len(ims)))
-    local = [evaluate(im, CFG) for im in ims]
+    local = [measure(im, CFG) for im in ims]
     for r, l in zip(remote, local):
         assert {k: r[k] for k in ('face_count', 'face_box', 'blur_var', 'phash')} == \
                {k: l[k] for k in ('face_count', 'face_box', 'blur_var', 'phash')}
@@ -132,16 +132,16 @@ def test_evaluate_runs_in_a_spawned_process_pool():
 
 
 def test_bad_inputs():
-    with pytest.raises(ConfigError, match="face_detector='nope'"): evaluate(ASTRO, CFG.updated(face_detector='nope'))
+    with pytest.raises(ConfigError, match="face_detector='nope'"): measure(ASTRO, CFG.updated(face_detector='nope'))
     with pytest.raises(ValueError, match='exact only up to max_dist'):
-        decide(evaluate(ASTRO, CFG), NearDupIndex(2), CFG)          # index narrower than hash_dist_max
+        decide(measure(ASTRO, CFG), NearDupIndex(2), CFG)          # index narrower than hash_dist_max
     with pytest.raises(ValueError, match="longer than the index's 64 bits"):
-        decide(evaluate(ASTRO, CFG.updated(phash_size=16)), NearDupIndex(4), CFG)
+        decide(measure(ASTRO, CFG.updated(phash_size=16)), NearDupIndex(4), CFG)
     with pytest.raises(TypeError, match='cannot read a hash'): phash_int(1.5)
 
 
 def test_written_file_is_traceable(tmp_path):
-    s = evaluate(ASTRO, CFG)
+    s = measure(ASTRO, CFG)
     rec = dict(prompt='a photo of a face', negative_prompt='blurry', seed=7, steps=30, scheduler='DDIM',
                guidance=7.5, gen_width=512, gen_height=512, model_id='m', unit_id='happy-000001')
     p = save_exported(s['exported'], tmp_path/'synthetic'/'happy'/'happy-000001.png', rec, CFG)
@@ -154,14 +154,14 @@ def test_written_file_is_traceable(tmp_path):
 
 def test_fer_through_the_folder_generator(tmp_path):
     "FER faces as candidates of the `folder:` generator, gated in unit order, written with their provenance."
-    from facesynth_nb.generate import get_generator, WorkUnit
+    from facesynth_nb.generators import get_generator, WorkUnit
     cfg = CFG.updated(model_id=f'folder:{FER}', blur_var_min=0.0)
     units = [WorkUnit('happy', i, seed=i, prompt='a happy face') for i in range(31)]
     cands = get_generator(cfg).generate(units)
     assert cands[-1].record['exhausted'] and cands[-1].image is None          # 30 happy faces in the sample
     ix, reasons = NearDupIndex(cfg.hash_dist_max), []
     for c in cands[:-1]:
-        s = evaluate(c.image, cfg)
+        s = measure(c.image, cfg)
         r = decide(s, ix, cfg)['reason']
         reasons.append(r)
         if r: continue
@@ -187,13 +187,13 @@ def test_every_failing_gate_is_recorded():
     "A blurred two-face collage fails face and blur; `reason` is the first, `reject_reasons` has both."
     face = ASTRO.crop((140, 10, 340, 210))
     collage = Image.new('RGB', (512, 512), (128, 128, 128)); collage.paste(face, (30, 150)); collage.paste(face, (280, 150))
-    s = evaluate(collage.filter(ImageFilter.GaussianBlur(6)), CFG.updated(face_policy='any'))
+    s = measure(collage.filter(ImageFilter.GaussianBlur(6)), CFG.updated(face_policy='any'))
     d = decide({**s, 'face_count': 2}, NearDupIndex(4), CFG)
     assert (d['reason'], d['reject_reasons']) == ('face', ['face', 'blur'])
 
 
 def test_a_mirrored_copy_is_a_near_duplicate(index):
-    d = decide(evaluate(ImageOps.mirror(ASTRO), CFG), index, CFG)
+    d = decide(measure(ImageOps.mirror(ASTRO), CFG), index, CFG)
     assert (d['reason'], d['nearest_id']) == ('near_duplicate', 'astronaut.png')
 
 
@@ -204,7 +204,7 @@ def test_adding_a_gate_is_one_registry_entry(tmp_path, monkeypatch):
     from facesynth_nb.config import config_to_dict
     from facesynth_nb.diagnose import reason_colors, reject_overlaps, load_run, gate_summary, plot_gate_scores
     from facesynth_nb.report import gate_rules_md
-    from facesynth_nb.synth import synthesize, load_decisions, gate_counts
+    from facesynth_nb.loop import synthesize, load_decisions, gate_counts
     from facesynth_nb.prompts import load_prompt_bank
     import json, pandas as pd
     odd = gates.Gate('odd_hash', ('phash_size',), lambda s, ctx, cfg, label: {'odd_hash_score': s['gray_sum'] % 2},

@@ -6,7 +6,7 @@ import numpy as np, pytest
 from PIL import Image
 import imagehash
 from facesynth_nb.config import RunConfig, InputError, ConfigError
-from facesynth_nb.generate import (WorkUnit, Candidate, RECORD_KEYS, get_generator, tiny_model_folder, weights_hash,
+from facesynth_nb.generators import (WorkUnit, Candidate, RECORD_KEYS, get_generator, tiny_model_folder, weights_hash,
                                    quiet_loading, TINY_GEN_SIZE)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ def tiny(cfg):
 
 def test_import_is_cheap():
     r = run_py("""
-        import sys, facesynth_nb.generate
+        import sys, facesynth_nb.generators
         heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]
         print(heavy)""")
     assert r.returncode == 0, r.stderr
@@ -47,7 +47,7 @@ def test_same_image_across_processes_batches_and_order(tiny, tmp_path):
     r = run_py(f"""
         import numpy as np
         from facesynth_nb.config import RunConfig
-        from facesynth_nb.generate import get_generator, WorkUnit
+        from facesynth_nb.generators import get_generator, WorkUnit
         us = [WorkUnit(*a) for a in {[(u.label, u.index, u.seed, u.prompt, u.negative_prompt) for u in us]!r}]
         g = get_generator(RunConfig(model_id='builtin:tiny', num_inference_steps=3, device='cpu', batch_size=4))
         for c in g.generate(us): c.image.save(r'{tmp_path}/' + c.unit.unit_id + '.png')""")
@@ -74,7 +74,7 @@ def test_any_number_of_units_in_order(tiny):
 def test_hub_id_offline_is_a_clear_error(tmp_path):
     code = """
         from facesynth_nb.config import RunConfig, FacesynthError
-        from facesynth_nb.generate import get_generator
+        from facesynth_nb.generators import get_generator
         try: get_generator(RunConfig(model_id='stable-diffusion-v1-5/stable-diffusion-v1-5', device='cpu'))
         except FacesynthError as e: print(type(e).__name__, e.exit_code, e)
         else: print('LOADED')"""
@@ -88,7 +88,7 @@ def test_hub_id_without_network_is_a_clear_error(tmp_path):
     "No HF_HUB_OFFLINE: the cache misses, the download is tried and fails (no network here; no such repo anywhere)."
     r = run_py("""
         from facesynth_nb.config import RunConfig, FacesynthError
-        from facesynth_nb.generate import get_generator
+        from facesynth_nb.generators import get_generator
         try: get_generator(RunConfig(model_id='facesynth-nb/no-such-model-for-tests', device='cpu'))
         except FacesynthError as e: print(type(e).__name__, e)""", env=dict(HF_HOME=str(tmp_path/'hf'), HF_HUB_ETAG_TIMEOUT='5',
                                                                          HF_HUB_DOWNLOAD_TIMEOUT='5'))

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np, pytest
 import imagehash
 from facesynth_nb.config import RunConfig, ConfigError, load_config, config_hash
-from facesynth_nb.generate import get_generator, compile_mode_of
+from facesynth_nb.generators import get_generator, compile_mode_of
 from facesynth_nb.prompts import load_prompt_bank
-from facesynth_nb.synth import make_unit
+from facesynth_nb.loop import make_unit
 
 
 def test_config_files_old_and_new(tmp_path):

@@ -13,7 +13,7 @@ from skimage import data as skdata
 from facesynth_nb.config import RunConfig
 from facesynth_nb.embed import HogEmbedder
 from facesynth_nb import gates
-from facesynth_nb.validate import fit_validator
+from facesynth_nb.label_check import fit_validator
 
 LFW = (skdata.lfw_subset() * 255).round().astype(np.uint8)
 

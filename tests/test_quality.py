@@ -12,7 +12,7 @@ from facesynth_nb.config import RunConfig
 from facesynth_nb.curate import split_originals
 from facesynth_nb.ingest import scan_raw_root
 from facesynth_nb.prompts import load_prompt_bank
-from facesynth_nb.synth import synthesize, load_decisions
+from facesynth_nb.loop import synthesize, load_decisions
 from facesynth_nb.embed import HogEmbedder
 from facesynth_nb.quality import frechet_distance, kernel_distance
 from facesynth_nb.pipeline import make_demo_raw_root
@@ -94,8 +94,8 @@ def test_semantic_duplicate_of_an_accepted_image(tmp_path):
 
 # ---------------------------------------------------------------- drift
 def test_fd_between_real_halves_is_far_below_real_vs_noise(tmp_path):
-    from facesynth_nb.generate import get_generator
-    from facesynth_nb.synth import make_unit
+    from facesynth_nb.generators import get_generator
+    from facesynth_nb.loop import make_unit
     e = HogEmbedder()
     real = e.embed(LFW)
     cfg = RunConfig(model_id='builtin:tiny', num_inference_steps=2, face_policy='off', progress=False,
@@ -159,7 +159,7 @@ def _labelled_faces()->tuple:
 
 def test_fer_right_label_beats_wrong_label(tmp_path):
     "Faces held out of training score a higher P(label) under their own label than under a wrong one."
-    from facesynth_nb.validate import LabelValidator
+    from facesynth_nb.label_check import LabelValidator
     images, labels = _labelled_faces()
     X = HogEmbedder().embed(images)
     train = np.array([i % 5 != 0 for i in range(len(images))])

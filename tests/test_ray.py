@@ -10,7 +10,7 @@ from facesynth_nb.pipeline import run_pipeline, make_demo_raw_root
 from facesynth_nb.ingest import scan_raw_root
 from facesynth_nb.plan import load_plan
 from facesynth_nb.prompts import load_prompt_bank
-from facesynth_nb.synth import synthesize, load_decisions, ENGINES, Interrupted
+from facesynth_nb.loop import synthesize, load_decisions, ENGINES, Interrupted
 from facesynth_nb.ray_engine import RayEngine, connect
 
 SPLITS = ('train', 'val', 'test')
