@@ -219,8 +219,8 @@ def _check(ok, name, value, allowed):
 
 def _check_types(c):
     for n in _INT_FIELDS:
-        v = getattr(c, n); _check(isinstance(v, int) and not isinstance(v, bool), n, v,
-                                  'an integer')
+        v = getattr(c, n)
+        _check(isinstance(v, int) and not isinstance(v, bool), n, v, 'an integer')
     for n in _FLOAT_FIELDS:
         v = getattr(c, n)
         _check(isinstance(v, (int,float)) and not isinstance(v, bool) and math.isfinite(v), n, v,
@@ -307,7 +307,9 @@ def _check_choices(c):
 # %% ../nbs/00_config.ipynb #a4ab0316
 def validate_config(c:RunConfig)->RunConfig:
     "Check every field of `c`; raise `ConfigError` naming the field, its value and the allowed range."
-    _check_types(c); _check_ranges(c); _check_choices(c)
+    _check_types(c)
+    _check_ranges(c)
+    _check_choices(c)
     if c.model_id in MODEL_ALIASES:
         new = MODEL_ALIASES[c.model_id]
         warnings.warn(f"model_id {c.model_id!r} was removed from the Hugging Face hub; using "
@@ -380,7 +382,8 @@ def read_yaml_file(
 ):                                    # what `yaml.safe_load` makes of it
     "Read a small regular UTF-8 YAML file safely: size cap, bounded aliases, short error messages."
     import yaml   # here, not at the top: `facesynth plan` without --config never pays for it
-    p = Path(path); text = _read_small_file(p, what)
+    p = Path(path)
+    text = _read_small_file(p, what)
     class Loader(yaml.SafeLoader):
         aliases = 0
         def compose_node(self, parent, index):
@@ -412,7 +415,8 @@ def load_config(path:str|Path|None=None, **overrides)->RunConfig:
 def save_config(c:RunConfig, path:str|Path)->Path:
     "Write `c` as YAML (by `.yaml`/`.yml` suffix) or JSON."
     import yaml
-    p = Path(path); d = config_to_dict(c)
+    p = Path(path)
+    d = config_to_dict(c)
     p.write_text(yaml.safe_dump(d,
                                 sort_keys=True) if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
     return p
