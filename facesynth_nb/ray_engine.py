@@ -91,7 +91,7 @@ def plan_workers(cfg:RunConfig,  # uses workers, num_gpus_per_worker
 
 # %% ../nbs/39_ray.ipynb #064be015
 REF_GPU_IMG_S = 4.66          # one H200, eager fp16, SD 1.5, 512², 30 steps, batch 16 (benchmarks/RESULTS.md)
-DRIVER_IMG_S = 50.0           # decide + write + journal in the driver, 2-core CPU, 120k hashes (RESULTS.md)
+DRIVER_IMG_S = 250.0   # decide + write + journal, every gate on, 120k indexed, 2-core CPU, quiet (RESULTS.md)
 
 def estimate_time(candidates:int,  # candidates the plan expects to generate
                   cfg:RunConfig,   # uses model_id, num_inference_steps, gen_size
