@@ -69,9 +69,9 @@ def read_manifests(
     out_dir:str|Path,  # a run's out_dir
 )->pd.DataFrame:       # rows of train/val/test.csv with a `split` column (missing files give no rows)
     "All manifest rows of a run."
-    frames = [m.assign(split=s) for s in SPLITS if (m := _read_manifest(Path(out_dir)/f'{s}.csv')) is not None]
-    return pd.concat(frames,
-                     ignore_index=True) if frames else pd.DataFrame(columns=['path', 'label', 'label_index', 'source', 'origin', 'group_id', 'split'])
+    frames = [m.assign(split=s) for s in SPLITS
+              if (m := _read_manifest(Path(out_dir)/f'{s}.csv')) is not None]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=['path', 'label', 'label_index', 'source', 'origin', 'group_id', 'split'])
 
 # %% ../nbs/55_check.ipynb #5b60c1b5
 def check_artifacts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|None=None)->dict:
@@ -86,8 +86,7 @@ def _bad_image(p:Path, size:int, mode:str)->str:
     try:
         with Image.open(p) as im:
             if im.format != 'PNG': return f'{im.format} not PNG'
-            if im.size != (size,
-                           size) or im.mode != mode: return f'{im.size[0]}x{im.size[1]} {im.mode}'
+            if im.size != (size, size) or im.mode != mode: return f'{im.size[0]}x{im.size[1]} {im.mode}'
             im.verify()
     except Exception as e: return f'unreadable: {type(e).__name__}'
     return ''
@@ -117,14 +116,14 @@ def check_manifests_match_files(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->
     on_disk = {p.relative_to(out_dir).as_posix() for p in curated_files(out_dir)}
     listed = set(man.path)
     dups = sorted(man.path[man.path.duplicated()])
-    misplaced = sorted(p for p, s,
-                       l in zip(man.path, man.split,
-                                man.label) if not p.startswith(f'curated/{s}/{l}/'))
+    misplaced = sorted(p for p, s, l in zip(man.path, man.split, man.label)
+                       if not p.startswith(f'curated/{s}/{l}/'))
     missing, extra = sorted(listed - on_disk), sorted(on_disk - listed)
     bad = missing + extra + dups + misplaced
     detail = (f'{len(missing)} listed but missing, {len(extra)} on disk but not listed, '
               f'{len(dups)} listed twice, '
-              f'{len(misplaced)} not under curated/<split>/<label>/' if bad else f'{len(listed)} files listed, all present')
+              f'{len(misplaced)} not under curated/<split>/<label>/'
+              if bad else f'{len(listed)} files listed, all present')
     return _result('manifests_match_files', not bad, detail, bad)
 
 # %% ../nbs/55_check.ipynb #0fabe768
@@ -168,9 +167,7 @@ def check_label_map(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
 # %% ../nbs/55_check.ipynb #6c2c3d79
 def check_synthetic_cap(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     "Per split and class, synthetic / (synthetic + original) <= synthetic_cap."
-    c = man.groupby(['split', 'label',
-                     'source']).size().unstack('source',
-                                               fill_value=0).reindex(columns=['original', 'synthetic'], fill_value=0)
+    c = man.groupby(['split', 'label', 'source']).size().unstack('source', fill_value=0).reindex(columns=['original', 'synthetic'], fill_value=0)
     over = c[c.synthetic > [cap_allowance(int(o), cfg.synthetic_cap) for o in c.original]]
     bad = [f'{s}/{l}: {r.synthetic}/{r.synthetic + r.original} = '
            f'{r.synthetic / (r.synthetic + r.original):.3f}' for (s, l), r in over.iterrows()]
@@ -185,7 +182,9 @@ def check_synthetic_splits(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
     bad = man[(man.source == 'synthetic') & ~man.split.isin(cfg.synthetic_splits)]
     return _result('synthetic_splits', not len(bad),
                    f'{len(bad)} synthetic image(s) in {sorted(set(bad.split))}, allowed only in '
-                   f'{list(cfg.synthetic_splits)}' if len(bad) else f'synthetic images only in {list(cfg.synthetic_splits)}', bad.path)
+                   f'{list(cfg.synthetic_splits)}'
+                   if len(bad) else f'synthetic images only in {list(cfg.synthetic_splits)}',
+                   bad.path)
 
 # %% ../nbs/55_check.ipynb #8baff24e
 def _curated_csv_hashes(out_dir:Path)->dict|None:
@@ -201,14 +200,11 @@ def check_file_hashes(out_dir:Path, cfg:RunConfig, man:pd.DataFrame)->dict:
         return _result('file_hashes', False,
                        'the manifests carry no sha256 column (an older export): rerun the run',
                        [f'{s}.csv' for s in SPLITS])
-    bad = [p for p,
-           h in zip(man.path,
-                    man.get('sha256',
-                            [])) if not (out_dir/p).is_file() or sha256_file(out_dir/p) != h]
+    bad = [p for p, h in zip(man.path, man.get('sha256', [])) if not (out_dir/p).is_file()
+           or sha256_file(out_dir/p) != h]
     cc = _curated_csv_hashes(out_dir)
-    off = [] if cc is None else [p for p, o,
-                                 h in zip(man.path, man.origin,
-                                          man.get('sha256', [])) if cc.get(o) != h]
+    off = [] if cc is None else [p for p, o, h in zip(man.path, man.origin,
+                                                      man.get('sha256', [])) if cc.get(o) != h]
     detail = (f'{len(bad)} curated file(s) differ from the sha256 their manifest records' if bad else
               f'all {len(man)} curated files have their recorded sha256')
     if off: detail += f'; curated.csv disagrees with the manifests on {len(off)} row(s)'
@@ -233,12 +229,11 @@ def _provenance_problems(out_dir:Path, meta:pd.DataFrame, man:pd.DataFrame)->lis
         if acc is not None and j is None: out.append(('synthetic_meta.csv',
                                                       f'{u}: no accepted decision in the journal'))
         elif j is not None and (j.get('sha256'),
-                                j.get('path')) != (h,
-                                                   p): out.append((p, f'{u}: differs from its journal record'))
+                                j.get('path')) != (h, p): out.append((p, f'{u}: differs from its journal record'))
         if not (out_dir/p).is_file() or sha256_file(out_dir/p) != h: out.append((p, f'{u}: file missing or changed'))
     syn = man[man.source == 'synthetic']
-    out += [(p, f'{o}: not in synthetic_meta.csv') for p,
-            o in zip(syn.path, syn.origin) if o not in set(meta.unit_id)]
+    out += [(p, f'{o}: not in synthetic_meta.csv')
+            for p, o in zip(syn.path, syn.origin) if o not in set(meta.unit_id)]
     return out
 
 # %% ../nbs/55_check.ipynb #813eb5a4
@@ -292,9 +287,9 @@ def check_synthetic_eval_leakage(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, 
     ix = NearDupIndex(cfg.hash_dist_max, cfg.phash_size**2)
     ix.add_many(man.path[ev], [h for h, e in zip(hashes, ev) if e])
     syn = man.source.eq('synthetic').values
-    hits = [(p, q, d) for p,
-            qs in zip(man.path[syn], ix.query_many([h for h, s in zip(hashes, syn) if s]))
-            for q, d in qs if q != p]
+    hits = [(p, q, d) for p, qs in zip(man.path[syn],
+                                       ix.query_many([h for h, s in zip(hashes, syn)
+                                                      if s])) for q, d in qs if q != p]
     detail = (f'{len(hits)} synthetic/eval pair(s) within distance {cfg.hash_dist_max}, e.g. '
               f'{hits[0][0]} ~ {hits[0][1]} (d={hits[0][2]})'
               if hits else f'no synthetic image within distance {cfg.hash_dist_max} of the '
@@ -312,8 +307,8 @@ def check_original_cross_split(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, ha
     ix = NearDupIndex(cfg.hash_dist_max, cfg.phash_size**2)
     ix.add_many(range(len(oh)), oh)
     sp, paths = om.split.tolist(), om.path.tolist()
-    pairs = [(i, j) for i, qs in enumerate(ix.query_many(oh)) for j,
-             _ in qs if i < j and sp[i] != sp[j]]
+    pairs = [(i, j) for i, qs in enumerate(ix.query_many(oh)) for j, _ in qs if i < j
+             and sp[i] != sp[j]]
     groups = om.groupby('group_id').split.nunique()
     cross = groups[groups > 1]
     preset = bool((_status(out_dir) if status is None else status).get('preset_splits', False))
@@ -349,8 +344,7 @@ def ensure_run_dir(
 # %% ../nbs/55_check.ipynb #0a60a342
 def _call(check, *args, status=None)->dict:
     "Call `check`, passing `status` only to the checks that read it; a check that cannot run has failed."
-    try: return check(*args,
-                      status=status) if 'status' in inspect.signature(check).parameters else check(*args)
+    try: return check(*args, status=status) if 'status' in inspect.signature(check).parameters else check(*args)
     except Exception as e:   # a damaged file a check reads is a failed check, never a traceback
         why = str(e).splitlines()[0][:200] if str(e) else ''
         return _result(check.__name__.removeprefix('check_'), False,
@@ -366,8 +360,7 @@ def check_outputs(
     out_dir = ensure_run_dir(out_dir)
     cfg = cfg or load_run_config(out_dir)
     try: man = read_manifests(out_dir)
-    except (ValueError,
-            TypeError): man = read_manifests(Path('/nonexistent'))   # columns differ: reported below
+    except (ValueError, TypeError): man = read_manifests(Path('/nonexistent'))   # columns differ: reported below
     res = [_call(c, out_dir, cfg, man, status=status) for c in CHECKS]
     try: hashes = item_hashes(out_dir, man, cfg.phash_size)
     except (OSError, ValueError, TypeError) as e:
@@ -389,7 +382,8 @@ def assert_outputs_ok(
     if failed:
         lines = [f"{r['check']}: {r['detail']}" + ("\n    files: "
                                                    f"{', '.join(r['files'][:MAX_FILES_IN_MESSAGE])}"
-                 + (f" (+{len(r['files']) - MAX_FILES_IN_MESSAGE} more)" if len(r['files']) > MAX_FILES_IN_MESSAGE else '')
+                 + (f" (+{len(r['files']) - MAX_FILES_IN_MESSAGE} more)"
+                    if len(r['files']) > MAX_FILES_IN_MESSAGE else '')
                  if r['files'] else '') for r in failed]
         raise CheckFailed(f"{len(failed)} integrity check(s) failed in {out_dir}:\n  " + '\n  '.join(lines))
     return res
@@ -402,9 +396,8 @@ def check_quality_counts(out_dir:Path, cfg:RunConfig, man:pd.DataFrame,
     q = (_status(out_dir) if status is None else status).get('quality')
     if not q: return _result('quality_counts', True, 'no quality block in status.json')
     recs = load_decisions(out_dir)
-    bad = [f'{g}: status {c} != journal {gate_counts(recs, g)}' for g,
-           c in (q.get('counts') or {}).items()
-           if c != gate_counts(recs, g)]
+    bad = [f'{g}: status {c} != journal {gate_counts(recs, g)}'
+           for g, c in (q.get('counts') or {}).items() if c != gate_counts(recs, g)]
     n_acc = sum(r.get('status') == 'accepted' for r in recs)
     n_drift = ((q.get('drift') or {}).get('overall') or {}).get('n_synthetic')
     if n_drift != n_acc: bad.append(f'drift n_synthetic {n_drift} != accepted in the journal '
@@ -466,8 +459,7 @@ def check_evaluation(out_dir:Path, cfg:RunConfig, man:pd.DataFrame, status:dict|
                        f'status.json links {EVAL_FILE}, which is missing' if link
                        else 'not evaluated', [EVAL_FILE] * bool(link))
     bad = ''
-    if not isinstance(link,
-                      dict) or not link.get('sha256'): bad = 'status.json does not record its sha256'
+    if not isinstance(link, dict) or not link.get('sha256'): bad = 'status.json does not record its sha256'
     elif sha256_file(p) != link['sha256']: bad = 'it changed since `facesynth evaluate` wrote it (sha256 differs)'
     elif _json_problem(p): bad = _json_problem(p)
     else:

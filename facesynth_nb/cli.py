@@ -51,7 +51,8 @@ def _field_docs()->dict:
 
 # %% ../nbs/91_cli.ipynb #afb28b0a
 def _field_defaults()->dict:
-    return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory()) for f in dataclasses.fields(RunConfig)}
+    return {f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())
+            for f in dataclasses.fields(RunConfig)}
 
 # %% ../nbs/91_cli.ipynb #cb8267e7
 def add_config_options(p:argparse.ArgumentParser)->None:
@@ -60,8 +61,7 @@ def add_config_options(p:argparse.ArgumentParser)->None:
     p.add_argument('--config', help='YAML config file; options given here override it')
     g = p.add_argument_group('settings (RunConfig fields)')
     for name, d in _field_defaults().items():
-        shown = ','.join(map(str, d)) if isinstance(d,
-                                                    tuple) else json.dumps(d) if isinstance(d, dict) else d
+        shown = ','.join(map(str, d)) if isinstance(d, tuple) else json.dumps(d) if isinstance(d, dict) else d
         g.add_argument(*option_names(name), dest=f'cfg_{name}', metavar='VALUE',
                        help=f'{docs.get(name) or ""} (default: {shown})')
 
@@ -91,8 +91,8 @@ def cap_workers(cfg:RunConfig)->RunConfig:
 def config_from_args(a:argparse.Namespace)->RunConfig:
     "Build the RunConfig from `--config` plus the options given on the command line."
     defaults = _field_defaults()
-    over = {n: _parse_value(n, defaults[n],
-                            v) for n in defaults if (v := getattr(a, f'cfg_{n}', None)) is not None}
+    over = {n: _parse_value(n, defaults[n], v) for n in defaults
+            if (v := getattr(a, f'cfg_{n}', None)) is not None}
     try: cfg = load_config(getattr(a, 'config', None), **over)
     except ConfigError as e: raise option_error(e, set(over), getattr(a, 'config', None)) from None
     return cap_workers(cfg)
@@ -357,10 +357,9 @@ def _arg_of(filename, a)->str:
     f = os.path.abspath(os.fsdecode(filename))
     for n in PATH_ARGS:
         v = getattr(a, n, None) or getattr(a, f'cfg_{n}', None)
-        if isinstance(v,
-                      str) and v and (f == (r := os.path.abspath(v)) or f.startswith(r.rstrip('/') + '/')):
-            return f'--{n}' if n != 'out_dir' or hasattr(a,
-                                                         'cfg_out_dir') or hasattr(a, 'raw_root') else 'OUT_DIR'
+        if isinstance(v, str) and v and (f == (r := os.path.abspath(v))
+                                         or f.startswith(r.rstrip('/') + '/')):
+            return f'--{n}' if n != 'out_dir' or hasattr(a, 'cfg_out_dir') or hasattr(a, 'raw_root') else 'OUT_DIR'
     return ''
 
 # %% ../nbs/91_cli.ipynb #3fb67d64
@@ -372,7 +371,8 @@ def os_error_message(
     what = OS_ERRORS.get(e.errno)
     if what is None: return None
     arg = _arg_of(e.filename, a) if e.filename and a is not None else ''
-    where = (f' at {ascii(e.filename)[1:-1]}' if e.filename else '') + (f' (from {arg})' if arg else '')
+    where = (f' at {ascii(e.filename)[1:-1]}'
+             if e.filename else '') + (f' (from {arg})' if arg else '')
     return f"{what}{where}; fix it and rerun the same command (the run resumes where it stopped)"
 
 # %% ../nbs/91_cli.ipynb #2c61f528

@@ -75,8 +75,7 @@ def predict_proba(net, x, batch:int=512)->np.ndarray:
     net.eval()
     out = []
     with torch.no_grad():
-        for i in range(0, len(x),
-                       batch): out.append(torch.softmax(net(x[i:i + batch]).float(), 1).cpu())
+        for i in range(0, len(x), batch): out.append(torch.softmax(net(x[i:i + batch]).float(), 1).cpu())
     return torch.cat(out).numpy() if out else np.empty((0, net[-1].out_features), np.float32)
 
 def train_cnn(x,                              # train images (n, 1, s, s) on the device
@@ -109,7 +108,6 @@ def train_cnn(x,                              # train images (n, 1, s, s) on the
             sched.step()
         if x_val is None or val_score is None: continue
         f = float(val_score(predict_proba(net, x_val).argmax(1)))
-        if f >= best: best, best_state = f, {n: t.detach().clone() for n,
-                                             t in net.state_dict().items()}
+        if f >= best: best, best_state = f, {n: t.detach().clone() for n, t in net.state_dict().items()}
     if best_state is not None: net.load_state_dict(best_state)
     return net.eval()

@@ -228,9 +228,9 @@ def _check_types(c):
     for n in _BOOL_FIELDS: _check(isinstance(getattr(c, n), bool), n, getattr(c, n),
                                   'true or false')
     for n in _STR_FIELDS: _check(isinstance(getattr(c, n), str), n, getattr(c, n), 'a string')
-    _check(isinstance(c.label_map, dict) and all(isinstance(k,str) and isinstance(v,str) for k,
-                                                 v in c.label_map.items()),
-           'label_map', c.label_map, 'a mapping of label strings')
+    _check(isinstance(c.label_map, dict) and all(isinstance(k,str) and isinstance(v,str)
+                                                 for k, v in c.label_map.items()), 'label_map',
+           c.label_map, 'a mapping of label strings')
     for k, v in c.label_map.items(): check_label(' '.join(v.split()), f'label_map (value of {k!r})')
 
 # %% ../nbs/00_config.ipynb #9b428cd1
@@ -293,16 +293,14 @@ def _check_choices(c):
     _check(bs == 'auto' or (isinstance(bs, int) and not isinstance(bs, bool) and 1 <= bs <= 1024),
            'batch_size', bs, "'auto' or an integer in [1, 1024]")
     fr = c.split_fractions
-    _check(isinstance(fr,
-                      (tuple,
-                       list)) and len(fr) == 3 and all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fr)
+    _check(isinstance(fr, (tuple, list)) and len(fr) == 3
+           and all(isinstance(f, (int, float)) and 0 <= f <= 1 for f in fr)
            and abs(sum(fr) - 1) < 1e-6 and fr[0] > 0, 'split_fractions', fr,
            'three numbers in [0, 1] for train, val, test, summing to 1, train > 0')
     ss = c.synthetic_splits
-    _check(isinstance(ss,
-                      (tuple,
-                       list)) and len(ss) > 0 and all(s in SPLITS for s in ss) and 'train' in ss,
-           'synthetic_splits', ss, f"a non-empty list of {SPLITS} that includes 'train'")
+    _check(isinstance(ss, (tuple, list)) and len(ss) > 0 and all(s in SPLITS for s in ss)
+           and 'train' in ss, 'synthetic_splits', ss,
+           f"a non-empty list of {SPLITS} that includes 'train'")
 
 # %% ../nbs/00_config.ipynb #a4ab0316
 def validate_config(c:RunConfig)->RunConfig:
@@ -362,8 +360,8 @@ def _read_small_file(p:Path, what:str, limit:int=YAML_MAX_BYTES)->str:
     "The UTF-8 text of the regular file `p`, at most `limit` bytes; `ConfigError` naming `what` otherwise."
     try: st = os.stat(p)
     except FileNotFoundError: raise ConfigError(f"{what} not found: {p}") from None
-    except (OSError,
-            ValueError) as e: raise ConfigError(f"{what} {p} cannot be read ({type(e).__name__})") from None
+    except (OSError, ValueError) as e: raise ConfigError(f"{what} {p} cannot be read "
+                                                         f"({type(e).__name__})") from None
     if (kind := _file_kind(st)): raise ConfigError(f"{what} {p} is {kind}, not a regular file; "
                                                    "give a YAML file")
     if st.st_size > limit: raise ConfigError(f"{what} {p} is {st.st_size} bytes; the limit is "
@@ -417,8 +415,8 @@ def save_config(c:RunConfig, path:str|Path)->Path:
     import yaml
     p = Path(path)
     d = config_to_dict(c)
-    p.write_text(yaml.safe_dump(d,
-                                sort_keys=True) if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
+    p.write_text(yaml.safe_dump(d, sort_keys=True)
+                 if p.suffix in ('.yaml', '.yml') else json.dumps(d, indent=2, sort_keys=True))
     return p
 
 # %% ../nbs/00_config.ipynb #3e912867

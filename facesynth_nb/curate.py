@@ -110,8 +110,7 @@ def split_originals(
 )->pd.Series:                      # split per row of `originals` (same index)
     "The split of each original: presets kept when asked, else a group-aware stratified split."
     use_presets = cfg.keep_splits and (originals.split != '').any()
-    split = (originals.split if use_presets else pd.Series('',
-                                                           index=originals.index)).astype(object)
+    split = (originals.split if use_presets else pd.Series('', index=originals.index)).astype(object)
     maj = _majority_split(split, originals.near_group)
     unset = maj[maj == ''].index
     if len(unset):
@@ -147,8 +146,8 @@ def assign_synthetic(
     split = np.full(len(synthetic), '', dtype=object)
     for label, g in synthetic.reset_index(drop=True).groupby('label', sort=True):
         o = orig_counts.reindex(index=[label], columns=list(SPLITS), fill_value=0).iloc[0]
-        room = np.array([cap_allowance(int(o[s]), cfg.synthetic_cap) if i in allowed else 0 for i,
-                         s in enumerate(SPLITS)])
+        room = np.array([cap_allowance(int(o[s]), cfg.synthetic_cap) if i in allowed else 0
+                         for i, s in enumerate(SPLITS)])
         filled = np.zeros(3)
         for n, idx in enumerate(g.sort_values('index', kind='stable').index):
             open_ = room > filled

@@ -43,8 +43,8 @@ def _read_json(p:Path, required:bool=False)->dict:
     try: d = json.loads(p.read_text(encoding='utf-8'))
     except (json.JSONDecodeError,
             UnicodeDecodeError) as e: raise InputError(f"{p} is not valid JSON: {e}") from None
-    if not isinstance(d,
-                      dict): raise InputError(f"{p} must hold a JSON object, got {type(d).__name__}")
+    if not isinstance(d, dict): raise InputError(f"{p} must hold a JSON object, got "
+                                                 f"{type(d).__name__}")
     return d
 
 def _read_csv(p:Path)->pd.DataFrame:
@@ -87,8 +87,7 @@ class RunFiles:
         "A setting of the run: status.json (top level or quality_thresholds), else run.json's config."
         for d in (self.status, self.status.get('quality_thresholds') or {},
                   self.run.get('config') or {}, self.run):
-            if isinstance(d,
-                          dict) and d.get(name) is not None and not isinstance(d[name], dict): return d[name]
+            if isinstance(d, dict) and d.get(name) is not None and not isinstance(d[name], dict): return d[name]
         return default
 
     def stat(self, path:str, default=None):
@@ -124,8 +123,7 @@ def load_run(out_dir:str|Path)->RunFiles:
     out = Path(out_dir)
     if not out.is_dir(): raise InputError(f"out_dir {out} does not exist or is not a folder")
     mans = [m.assign(split=s) for s in SPLITS if len(m := _read_csv(out/f'{s}.csv'))]
-    man = pd.concat(mans,
-                    ignore_index=True) if mans else pd.DataFrame(columns=['path', 'label', 'source', 'split'])
+    man = pd.concat(mans, ignore_index=True) if mans else pd.DataFrame(columns=['path', 'label', 'source', 'split'])
     return RunFiles(out=out, status=_read_json(out/'status.json', required=True),
                     run=_read_json(out/'run.json'),
                     env=_read_json(out/'env_report.json'), manifest=man,
@@ -172,8 +170,7 @@ def class_composition(run:'RunFiles|str|Path')->pd.DataFrame:
         pc = {l: dict(original=int((g.source == 'original').sum()),
                       synthetic=int((g.source == 'synthetic').sum()))
               for l, g in r.manifest.groupby('label')}
-    df = pd.DataFrame.from_dict(pc,
-                                orient='index').reindex(columns=['original', 'synthetic', 'total', 'synthetic_fraction'])
+    df = pd.DataFrame.from_dict(pc, orient='index').reindex(columns=['original', 'synthetic', 'total', 'synthetic_fraction'])
     df[['original', 'synthetic']] = df[['original', 'synthetic']].fillna(0).astype(int)
     df['total'] = df.total.fillna(df.original + df.synthetic).astype(int)
     df['synthetic_fraction'] = df.synthetic_fraction.fillna(df.synthetic / df.total.where(df.total > 0)).astype(float)
@@ -215,8 +212,7 @@ def split_composition(run:'RunFiles|str|Path')->pd.DataFrame:
     m = r.manifest
     cols = ['original', 'synthetic']
     idx = pd.MultiIndex.from_product([r.labels, list(SPLITS)], names=['label', 'split'])
-    if len(m): t = pd.crosstab([m.label, m.split],
-                               m.source).reindex(index=idx, columns=cols, fill_value=0)
+    if len(m): t = pd.crosstab([m.label, m.split], m.source).reindex(index=idx, columns=cols, fill_value=0)
     else: t = pd.DataFrame(0, index=idx, columns=cols)
     t = t.fillna(0).astype(int)
     t.columns.name = None
@@ -298,8 +294,7 @@ def mosaic(rows:list, size:int=64, pad:int=4, gap_after:int|None=None)->np.ndarr
             out[y:y + size, x:x + size] = thumbnail(p, size)
     return out
 
-def _row_centers(n:int, size:int,
-                 pad:int)->list: return [pad + i*(size + pad) + size/2 for i in range(n)]
+def _row_centers(n:int, size:int, pad:int)->list: return [pad + i*(size + pad) + size/2 for i in range(n)]
 
 # %% ../nbs/60_diagnose.ipynb #e7d0e4d2
 def plot_thumbnails(run:'RunFiles|str|Path', k:int=4, size:int=64)->tuple:
@@ -569,7 +564,8 @@ def plot_evaluation_f1(r:RunFiles, ev:dict)->Path:
         ax = fig.subplots()
         for j, (a, c) in enumerate(zip(arms, (C_ORIG, C_SYN))):
             m = np.array([_f(ev['arms'][a]['mean']['f1'][lb]) for lb in labels])
-            ci = np.array([[_f(v) for v in ev['arms'][a]['ci95']['f1'][lb]] for lb in labels]).reshape(-1, 2)
+            ci = np.array([[_f(v) for v in ev['arms'][a]['ci95']['f1'][lb]]
+                           for lb in labels]).reshape(-1, 2)
             err = np.abs(np.stack([m - ci[:, 0], ci[:, 1] - m]))
             ax.bar(x + (j - (len(arms) - 1) / 2) * w, np.nan_to_num(m), w, yerr=np.nan_to_num(err),
                    capsize=3,
@@ -645,8 +641,7 @@ def label_confusion(run:'RunFiles|str|Path')->pd.DataFrame:
     r = as_run(run)
     j = r.journal
     if not len(j) or 'label_pred' not in j: return pd.DataFrame()
-    d = j[j.status.isin(['accepted',
-                         'rejected']) & j.label_pred.notna() & (j.label_pred.astype(str) != '')]
+    d = j[j.status.isin(['accepted', 'rejected']) & j.label_pred.notna() & (j.label_pred.astype(str) != '')]
     labels = sorted(set(d.label) | set(d.label_pred))
     t = pd.crosstab(d.label, d.label_pred).reindex(index=labels, columns=labels, fill_value=0)
     t.index.name, t.columns.name = 'intended', 'predicted'
@@ -662,8 +657,7 @@ def plot_label_confusion(run:'RunFiles|str|Path')->tuple:
         if t.empty: _say(ax, 'no validator predictions recorded')
         else:
             ax.imshow(t.to_numpy(), cmap='Blues')
-            for (i,
-                 k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center', va='center', fontsize=8)
+            for (i, k), v in np.ndenumerate(t.to_numpy()): ax.text(k, i, str(v), ha='center', va='center', fontsize=8)
             ax.set_xticks(range(len(t.columns)), t.columns, rotation=45, ha='right')
             ax.set_yticks(range(len(t.index)), t.index)
         ax.set_xlabel('validator prediction')
@@ -699,8 +693,7 @@ def _files_by_id(r:RunFiles)->dict:
     "orig_id and unit_id -> the image file: originals from originals.csv, accepted images from the journal."
     out = {}
     o = r.originals
-    if len(o) and {'orig_id',
-                   'file_path'} <= set(o.columns): out.update(zip(o.orig_id.astype(str), o.file_path.map(Path)))
+    if len(o) and {'orig_id', 'file_path'} <= set(o.columns): out.update(zip(o.orig_id.astype(str), o.file_path.map(Path)))
     j = r.journal
     if len(j) and {'unit_id', 'path'} <= set(j.columns):
         acc = j[j.path.fillna('').astype(str) != '']
@@ -754,9 +747,7 @@ def gallery_label(run:'RunFiles|str|Path')->tuple:
         if len(j) and cols <= set(j.columns) else pd.DataFrame(columns=sorted(cols))
     files = _files_by_id(r)
     def image(u): return files.get(str(u)) or next(iter((r.out/'rejects').glob(f'*/{u}.png')), None)
-    pairs = d.groupby(['label',
-                       'label_pred']).size().sort_values(ascending=False,
-                                                         kind='stable') if len(d) else pd.Series(dtype=int)
+    pairs = d.groupby(['label', 'label_pred']).size().sort_values(ascending=False, kind='stable') if len(d) else pd.Series(dtype=int)
     for (lb, pred), n in pairs.head(GALLERY_ROWS).items():
         ims = [p for p in (image(u) for u in d.unit_id[(d.label == lb) & (d.label_pred == pred)]) if p is not None]
         if ims:

@@ -226,16 +226,14 @@ def _clean(v):
     "JSON-ready: floats rounded to 6 digits, NaN as None, arrays as lists."
     if isinstance(v, dict): return {k: _clean(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, np.ndarray)): return [_clean(x) for x in v]
-    if isinstance(v,
-                  (float, np.floating)): return None if not math.isfinite(v) else round(float(v), 6)
+    if isinstance(v, (float, np.floating)): return None if not math.isfinite(v) else round(float(v), 6)
     if isinstance(v, np.integer): return int(v)
     return v
 
 def _named(d:dict, labels:list)->dict:
     "Per-label arrays of a scores dict as {label: value} dicts."
-    return {m: dict(zip(labels,
-                        np.asarray(v).tolist())) if m in PER_LABEL else np.asarray(v).tolist()
-            for m, v in d.items()}
+    return {m: dict(zip(labels, np.asarray(v).tolist()))
+            if m in PER_LABEL else np.asarray(v).tolist() for m, v in d.items()}
 
 def arm_figures(y:np.ndarray, preds:list, labels:list, W:np.ndarray)->tuple:
     "(figures dict, bootstrap scores of the seed mean) of one arm's per-seed predictions on the test split."
@@ -305,8 +303,7 @@ def rare_labels(sizes:dict, k:int=2,
                )->list:
     "The `k` labels with the fewest real train images (ties: lowest real-only F1, then name): the ones users add faces for."
     per, f1 = sizes['train_real']['per_label'], f1_real or {}
-    def worst(lb): return f1[lb] if isinstance(f1.get(lb),
-                                               (int, float)) and math.isfinite(f1[lb]) else math.inf
+    def worst(lb): return f1[lb] if isinstance(f1.get(lb), (int, float)) and math.isfinite(f1[lb]) else math.inf
     return sorted(per, key=lambda lb: (per[lb], worst(lb), lb))[:k]
 
 # %% ../nbs/80_evaluate.ipynb #6243e678
@@ -328,8 +325,7 @@ def _labels(splits:dict)->list:
 
 def train_arms(splits:dict, cfg:RunConfig, labels:list, cache_dir:str|Path)->tuple:
     "({arm: [test predictions per seed]}, test labels, classifier, seeds) for the arms of `splits`."
-    arms, val, test = arm_frames(splits,
-                                 cfg.eval_synthetic_only), real_only(splits['val']), real_only(splits['test'])
+    arms, val, test = arm_frames(splits, cfg.eval_synthetic_only), real_only(splits['val']), real_only(splits['test'])
     files = sorted(set(test.file) | set(val.file) | {f for a in arms.values() for f in a.file})
     at = {f: i for i, f in enumerate(files)}
     def idx(df): return np.array([at[f] for f in df.file], dtype=int)
@@ -364,8 +360,8 @@ def split_sizes(splits:dict, labels:list)->dict:
     sets = {**{f'train_{k}': v for k, v in arms.items()}, 'val_real': real_only(splits['val']),
             'test_real': real_only(splits['test'])}
     return {k: dict(total=len(v),
-                    per_label={lb: int((v.label == lb).sum()) for lb in labels}) for k,
-            v in sets.items()}
+                    per_label={lb: int((v.label == lb).sum())
+                               for lb in labels}) for k, v in sets.items()}
 
 # %% ../nbs/80_evaluate.ipynb #883e877f
 def evaluation_link(

@@ -97,14 +97,14 @@ def _raw_dir(cfg:RunConfig)->Path:
 def _converted_is_current(dest:Path, digest:str, size:int, mode:str)->bool:
     try:
         with Image.open(dest) as im:
-            return im.format == 'PNG' and im.size == (size,
-                                                      size) and im.mode == mode and im.info.get(SOURCE_CHUNK) == digest
+            return im.format == 'PNG' and im.size == (size, size) and im.mode == mode and im.info.get(SOURCE_CHUNK) == digest
     except (OSError, ValueError): return False
 
 def _root_of(dest:Path, cfg:RunConfig)->Path:
     "out_dir when `dest` is spelled inside it (no link below it is then followed), else `dest`'s folder."
     d = os.path.abspath(dest)
-    inside = any(d.startswith(r.rstrip('/') + '/') for r in (os.path.abspath(cfg.out), os.path.realpath(cfg.out)))
+    inside = any(d.startswith(r.rstrip('/') + '/')
+                 for r in (os.path.abspath(cfg.out), os.path.realpath(cfg.out)))
     return cfg.out if inside else dest.parent
 
 def export_file(
@@ -123,8 +123,7 @@ def export_file(
         if want_link and _same_file(src, dest): return 'skipped'
         if want_link and _link(src, dest): return 'linked'
         data = src.read_bytes()
-        if dest.exists() and not _same_file(src,
-                                            dest) and dest.stat().st_size == len(data) and dest.read_bytes() == data:
+        if dest.exists() and not _same_file(src, dest) and dest.stat().st_size == len(data) and dest.read_bytes() == data:
             return 'skipped'
         atomic_write(dest, data, root=root)
         return 'copied'
@@ -226,8 +225,7 @@ def _run_jobs(jobs:list, cfg:RunConfig, processes:bool|None)->list:
     if processes is None: processes = n > 1 and len(jobs) >= 500
     if processes:
         fn = importlib.import_module('facesynth_nb.export')._export_job   # by reference, also when called from a notebook
-        with WorkerPool(n,
-                        mp_context=process_context()) as ex:   # outlives a signal to the process group
+        with WorkerPool(n, mp_context=process_context()) as ex:   # outlives a signal to the process group
             it = ex.map(fn, jobs, chunksize=max(1, min(64, len(jobs) // (4 * n))))
             return list(progress(it, cfg.progress, total=len(jobs), desc='export'))
     with ThreadPoolExecutor(n) as ex:
@@ -251,8 +249,8 @@ def export_curated(
     stale = remove_stale(root, keep, previous_outputs(cfg.out))
     make_label_dirs(cfg, make_label_map(curated.label))
     dev = root.stat().st_dev
-    jobs = [(s, d, os.stat(s).st_dev == dev and may_link(s, cfg), cfg) for s,
-            d in zip(rows.file_path, dests)]
+    jobs = [(s, d, os.stat(s).st_dev == dev and may_link(s, cfg), cfg)
+            for s, d in zip(rows.file_path, dests)]
     res = _run_jobs(jobs, cfg, processes)
     done = [r[0] for r in res]
     counts = {k: done.count(k) for k in ('linked', 'copied', 'converted', 'skipped')}
@@ -292,8 +290,8 @@ def write_manifests(
     "Write train/val/test.csv, curated.csv and label_map.json under out_dir."
     if hashes is None: hashes = {p: sha256_file(cfg.out/p) for p in curated_paths(curated).path}
     frames = manifest_frames(curated, hashes)
-    out = {f'{s}.csv': atomic_write(cfg.out/f'{s}.csv', df.to_csv(index=False), cfg.out) for s,
-           df in frames.items()}
+    out = {f'{s}.csv': atomic_write(cfg.out/f'{s}.csv', df.to_csv(index=False),
+                                    cfg.out) for s, df in frames.items()}
     by_item = pd.concat(frames.values()).set_index('origin').sha256
     table = curated[CURATED_COLUMNS].assign(sha256=curated.item_id.map(by_item).where(curated.dropped == '', ''))
     out['curated.csv'] = atomic_write(cfg.out/'curated.csv',
@@ -368,8 +366,8 @@ def journal_summary(
     j = j.drop_duplicates('unit_id', keep='last') if 'unit_id' in j else j
     st = j.status.value_counts()
     rej = j[j.status == 'rejected'].assign(reason=lambda d: d.reason.fillna('').replace('', 'unknown'))
-    by_class = {l: g.reason.value_counts().sort_index().to_dict() for l,
-                g in rej.groupby('label', sort=True)}
+    by_class = {l: g.reason.value_counts().sort_index().to_dict()
+                for l, g in rej.groupby('label', sort=True)}
     return dict(candidates=int((j.status != 'exhausted').sum()),
                 accepted=int(st.get('accepted', 0)),
                 rejected=int(st.get('rejected', 0)), exhausted=int(st.get('exhausted', 0)),
@@ -384,8 +382,8 @@ def plan_summary(
     if plan is None or not len(plan): return dict(per_class={}, shortfall_total=0)
     cols = [c for c in ('target', 'need', 'allowed_by_cap', 'planned', 'shortfall',
                         'shortfall_cause') if c in plan.columns]
-    per = {str(l): {c: (str(r[c]) if c == 'shortfall_cause' else int(r[c])) for c in cols} for l,
-           r in plan.iterrows()}
+    per = {str(l): {c: (str(r[c]) if c == 'shortfall_cause' else int(r[c]))
+                    for c in cols} for l, r in plan.iterrows()}
     return dict(per_class=per,
                 shortfall_total=int(plan['shortfall'].sum()) if 'shortfall' in plan else 0)
 
@@ -426,7 +424,8 @@ def _schema(curated:pd.DataFrame, cfg:RunConfig, model_info:dict, prompts_versio
     return dict(total_images=n, total_original=n - n_syn, total_synthetic=n_syn,
                 synthetic_fraction=n_syn / n if n else 0.0,
                 per_class=_count_dict(class_balance(curated)),
-                splits_fraction={s: float((kept.split == s).sum() / n) if n else 0.0 for s in SPLITS},
+                splits_fraction={s: float((kept.split == s).sum() / n)
+                                 if n else 0.0 for s in SPLITS},
                 image_size=dict(width=cfg.image_size, height=cfg.image_size, mode=cfg.color_mode),
                 seed=cfg.seed,
                 generation_model_id=(model_info or {}).get('model_id', cfg.model_id),
@@ -467,8 +466,7 @@ def build_status(
     curated, originals, model_info = t.curated, t.originals, t.model_info
     st = _schema(curated, cfg, model_info, t.bank_hash)
     ct = cap_table(curated, cfg.synthetic_cap)
-    train = ct.xs('train',
-                  level='split') if 'train' in ct.index.get_level_values('split') else ct.iloc[:0]
+    train = ct.xs('train', level='split') if 'train' in ct.index.get_level_values('split') else ct.iloc[:0]
     drop = curated[curated.dropped == 'over_cap']
     st.update(
         per_split={s: _count_dict(class_balance(curated, split=s)) for s in SPLITS},
@@ -480,7 +478,8 @@ def build_status(
         over_cap_dropped=dict(count=len(drop),
                               by_class=drop.label.value_counts().sort_index().to_dict()),
         balance=balance_summary(curated), balance_train=balance_summary(curated, 'train'),
-        preset_splits=bool(originals is not None and cfg.keep_splits and (originals.split != '').any()),
+        preset_splits=bool(originals is not None and cfg.keep_splits
+                           and (originals.split != '').any()),
         leakage=_leakage(curated), synthetic_generation=journal_summary(t.journal),
               plan=plan_summary(t.plan),
         quarantined=_quarantine(t.quarantine, cfg),
@@ -640,8 +639,7 @@ def plan_mirror(
     root, out = check_mirror_root(cfg), cfg.out.resolve()
     man, index = _out_manifests(out), read_mirror_index(root)
     files = {p.removeprefix('curated/'): (out/p, h) for p, h in zip(man.path, man.sha256)}
-    def foreign(rel,
-                h): return (root/rel).exists() and not mirror_owns(root, rel, index) and sha256_file(root/rel) != h
+    def foreign(rel, h): return (root/rel).exists() and not mirror_owns(root, rel, index) and sha256_file(root/rel) != h
     clash = sorted(r for r, (_, h) in files.items() if foreign(r, h))
     if not (root/MIRROR_INDEX).exists():      # the index proves a mirror of ours lives here: its top files are ours
         clash += [r for r in MIRROR_TOP if foreign(r, None)]
@@ -729,8 +727,7 @@ def export_run(
     mirror = plan_mirror(cfg)                                               # 3. what the mirror will do
     blocks = {**(extra or {}), 'curated_left_alone': counts['left_alone']}
     if mirror: blocks['mirror'] = mirror.summary()
-    status = build_status(t, cfg,
-                          extra=blocks)                             # 4. the status, built once
+    status = build_status(t, cfg, extra=blocks)                             # 4. the status, built once
     if check is not None: status['integrity'] = integrity_block(check(status))   # 5. its checks' verdict
     write_status(status, cfg)                                               # 6. written once
     if mirror: apply_mirror(mirror, cfg)                                    # 7. the mirror, last

@@ -27,8 +27,7 @@ log = get_logger(__name__)
 def to_mode(img:Image.Image, mode:str)->Image.Image:
     "`img` in PIL `mode` (L or RGB), converted as ingest reads originals: alpha on white, 16-bit scaled to 0-255."
     if img.mode == mode: return img
-    if mode == 'L' or img.mode in ('I',
-                                   'F') or img.mode.startswith('I;16'): return to_gray(img).convert(mode)
+    if mode == 'L' or img.mode in ('I', 'F') or img.mode.startswith('I;16'): return to_gray(img).convert(mode)
     if img.mode in ('RGBA', 'LA', 'PA') or (img.mode == 'P' and 'transparency' in img.info):
         return on_white(img).convert(mode)
     return img.convert(mode)
@@ -125,8 +124,8 @@ class HaarDetector:
         found = load_cascade(self.cascade).detectMultiScale(small, scaleFactor=self.scale_factor,
                                                            minNeighbors=self.min_neighbors,
                                                             minSize=(ms, ms))
-        boxes = [tuple(int(round(v / k)) for v in (x - b, y - b, w, h)) for x, y, w,
-                 h in np.reshape(found, (-1, 4))]
+        boxes = [tuple(int(round(v / k)) for v in (x - b, y - b, w, h))
+                 for x, y, w, h in np.reshape(found, (-1, 4))]
         return sorted(boxes, key=lambda t: (-t[2] * t[3], t[1], t[0]))
 
 # %% ../nbs/30_gates.ipynb #27afeeb2
@@ -276,19 +275,17 @@ def _near_dup_score(s, ctx, cfg, label):
     nid, nd = ctx.phash.nearest_any([s.get('phash'), s.get('phash_flip')], k=cfg.hash_dist_max)
     return {'nearest_id': nid or '', 'nearest_dist': nd, 'near_duplicate_score': nd}
 
-def _near_dup_rule(p,
-                   c): return f"pHash distance > {p['hash_dist_max']} of {p['phash_size'] ** 2} bits"
+def _near_dup_rule(p, c): return f"pHash distance > {p['hash_dist_max']} of {p['phash_size'] ** 2} bits"
 
 register_gate(Gate('near_duplicate', ('hash_dist_max', 'phash_size'), _near_dup_score,
                    lambda v, p, c: v > p['hash_dist_max'], rule=_near_dup_rule, digits=0,
                    measure=_phashes, axis='Hamming distance to the nearest pHash',
-                   line=lambda p,
-                   c: (p['hash_dist_max'] + 0.5, f"≤ {p['hash_dist_max']} is a near-duplicate")))
+                   line=lambda p, c: (p['hash_dist_max'] + 0.5,
+                                      f"≤ {p['hash_dist_max']} is a near-duplicate")))
 
 # %% ../nbs/30_gates.ipynb #313bb5a2
 def _label_score(s, ctx, cfg, label):
-    x = s.get(getattr(ctx.validator, 'needs',
-                      'embedding'))   # an embedding, or the PNG to be written
+    x = s.get(getattr(ctx.validator, 'needs', 'embedding'))   # an embedding, or the PNG to be written
     if x is None: return {'label_score': None}
     r = ctx.validator.score(x, label)
     return {**r, 'label_score': r['label_prob']}
@@ -299,15 +296,14 @@ def _label_mode(cfg, ctx):
     if noise_model(cfg): return 'flag'
     return 'reject' if ctx.validator.accuracy >= LABEL_AUTO_FLOOR else 'flag'
 
-def _label_rule(p,
-                c): return f"P(intended label) ≥ {p['label_prob_min']:g} (label_policy {p['label_policy']})"
+def _label_rule(p, c): return f"P(intended label) ≥ {p['label_prob_min']:g} (label_policy {p['label_policy']})"
 
 register_gate(Gate('label', ('label_policy', 'label_prob_min', 'label_validator', 'label_epochs'),
                    _label_score,
                    lambda v, p, c: v >= p['label_prob_min'], _label_mode, rule=_label_rule,
                    digits=3,
-                   axis='P(intended label)', line=lambda p,
-                   c: (p['label_prob_min'], f"min {p['label_prob_min']:g}")))
+                   axis='P(intended label)',
+                   line=lambda p, c: (p['label_prob_min'], f"min {p['label_prob_min']:g}")))
 
 # %% ../nbs/30_gates.ipynb #d9a4b782
 def semantic_threshold(cfg:RunConfig, ctx:GateContext)->float|None:

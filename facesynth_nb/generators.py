@@ -125,8 +125,7 @@ def initial_batch_size(cfg:RunConfig, device:str)->int:
 def is_oom(e:BaseException)->bool:
     "Whether `e` is an accelerator out-of-memory error (CUDA or MPS)."
     names = {c.__name__ for c in type(e).__mro__}
-    return 'OutOfMemoryError' in names or (isinstance(e,
-                                                      RuntimeError) and 'out of memory' in str(e).lower())
+    return 'OutOfMemoryError' in names or (isinstance(e, RuntimeError) and 'out of memory' in str(e).lower())
 
 # %% ../nbs/20_generators.ipynb #57da04d2
 def run_batched(
@@ -158,7 +157,8 @@ def run_batched(
 PICKLE_SUFFIXES = ('.ckpt', '.bin', '.pt', '.pth', '.pkl')
 WEIGHT_SUFFIXES = ('.safetensors',) + PICKLE_SUFFIXES
 
-def _weight_files(d:Path)->list: return sorted(p for p in d.iterdir() if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+def _weight_files(d:Path)->list: return sorted(p for p in d.iterdir() if p.is_file()
+                                               and p.suffix in WEIGHT_SUFFIXES)
 
 def check_weights(
     folder:str|Path,          # a diffusers pipeline folder (with model_index.json)
@@ -190,7 +190,8 @@ def weights_hash(folder:str|Path)->str:
     "'sha256-' + 16 hex digits over the names and bytes of the weight, config and vocab files under `folder`."
     folder = Path(folder)
     h = hashlib.sha256()
-    files = sorted(p for p in folder.rglob('*') if p.is_file() and p.suffix in WEIGHT_SUFFIXES + ('.json', '.txt'))
+    files = sorted(p for p in folder.rglob('*') if p.is_file()
+                   and p.suffix in WEIGHT_SUFFIXES + ('.json', '.txt'))
     for p in files: h.update(f'{p.relative_to(folder).as_posix()}\0{sha256_file(p)}\0'.encode())
     return 'sha256-' + h.hexdigest()[:16]
 
@@ -504,8 +505,7 @@ TOKEN_WORDS = ('a an the of in on with and photo portrait close-up face person m
 
 def bytes_to_unicode()->dict:
     "The byte -> printable character table of byte-level BPE (GPT-2 and CLIP)."
-    bs = list(range(ord('!'), ord('~')+1)) + list(range(ord('¡'),
-                                                        ord('¬')+1)) + list(range(ord('®'), ord('ÿ')+1))
+    bs = list(range(ord('!'), ord('~')+1)) + list(range(ord('¡'), ord('¬')+1)) + list(range(ord('®'), ord('ÿ')+1))
     cs, n = bs[:], 0
     for b in range(256):
         if b not in bs:
@@ -592,7 +592,8 @@ def build_tiny(folder:str|Path)->Path:
 
 def cache_root()->Path:
     "Where built-in models are cached: `$FACESYNTH_CACHE`, else `~/.cache/facesynth_nb`."
-    return Path(os.environ.get('FACESYNTH_CACHE') or Path.home()/'.cache'/'facesynth_nb').expanduser()
+    return Path(os.environ.get('FACESYNTH_CACHE')
+                or Path.home()/'.cache'/'facesynth_nb').expanduser()
 
 def tiny_model_folder()->Path:
     "The cached `builtin:tiny` folder, built on first use (atomically: safe with concurrent runs)."

@@ -86,8 +86,7 @@ class NearDupIndex:
     def __init__(self,
                  max_dist:int=4,  # Hamming radius the index answers exactly (cfg.hash_dist_max)
                  bits:int=64):    # hash length (cfg.phash_size**2)
-        if not (isinstance(bits,
-                           int) and bits >= 1): raise ValueError(f"bits={bits!r} must be an integer >= 1")
+        if not (isinstance(bits, int) and bits >= 1): raise ValueError(f"bits={bits!r} must be an integer >= 1")
         if not (isinstance(max_dist, int) and 0 <= max_dist < bits):
             raise ValueError(f"max_dist={max_dist!r} must be an integer in [0, {bits - 1}] for "
                              f"bits={bits}")
@@ -222,8 +221,7 @@ def _pairs_chunk(self, q, los, cnts, k):
         qs.append(qi[ok])
         rs.append(rows[ok])
     qi, rows = np.concatenate(qs), np.concatenate(rs)
-    key = np.unique(qi.astype(np.int64) * max(len(self._h),
-                                              1) + rows)   # a pair may match on several blocks
+    key = np.unique(qi.astype(np.int64) * max(len(self._h), 1) + rows)   # a pair may match on several blocks
     qi, rows = np.divmod(key, max(len(self._h), 1))
     d = np.bitwise_count(q[qi] ^ self._arr[rows]).astype(np.int64)
     o = np.lexsort((rows, d, qi))

@@ -261,9 +261,7 @@ def walk_raw_root(
                 else: log.debug('skipping %s (hidden or system file)', r)
                 continue
             if not _utf8(e.name):
-                bad.append((r.encode('utf-8',
-                                     'surrogateescape').decode('utf-8', 'backslashreplace'),
-                            'unreadable', 'the name is not valid UTF-8; rename it'))
+                bad.append((r.encode('utf-8', 'surrogateescape').decode('utf-8', 'backslashreplace'), 'unreadable', 'the name is not valid UTF-8; rename it'))
                 continue
             kind = _entry(e, r, real_root)
             if kind[0] == 'bad': bad.append((r,) + kind[1:])
@@ -290,7 +288,8 @@ def find_fer_csv(
     "The FER2013 CSV that raw_root is or holds; `InputError` when there is none or several."
     p = Path(raw_root)
     if p.is_file(): return p
-    cands = sorted(c for c in p.iterdir() if c.suffix.lower() == '.csv' and not _skipped(c.name) and c.is_file())
+    cands = sorted(c for c in p.iterdir() if c.suffix.lower() == '.csv' and not _skipped(c.name)
+                   and c.is_file())
     fer = [c for c in cands if {'emotion', 'pixels'} <= set(_csv_header(c))]
     if len(fer) == 1: return fer[0]
     if not fer: raise InputError(f"no FER2013-style CSV (with columns emotion and pixels) in {p}"
@@ -310,7 +309,8 @@ def detect_layout(
                          "split folders, or the FER2013 CSV")
     dirs = sorted(d.name for d in p.iterdir() if d.is_dir() and not _skipped(d.name))
     if not dirs:
-        if any(c.suffix.lower() == '.csv' for c in p.iterdir() if not _skipped(c.name)): return 'csv'
+        if any(c.suffix.lower() == '.csv' for c in p.iterdir()
+               if not _skipped(c.name)): return 'csv'
         raise InputError(f"raw_root {p} holds no class folders, split folders or FER2013 CSV")
     splits = [d for d in dirs if split_name(d)]
     if len(splits) == len(dirs): return 'splits'
@@ -342,8 +342,7 @@ def parse_fer_row(
     if s.translate(_DIGITS_SPACE): raise BadFile('csv_malformed',
                                                  'pixels hold something other than digits and '
                                                  'spaces')
-    a = np.fromstring(s, dtype=np.int64,
-                      sep=' ') if s else np.zeros(0, np.int64)   # text mode: digits and spaces only
+    a = np.fromstring(s, dtype=np.int64, sep=' ') if s else np.zeros(0, np.int64)   # text mode: digits and spaces only
     if a.size != FER_SIDE * FER_SIDE: raise BadFile('csv_malformed',
                                                     f'{a.size} pixel values, expected '
                                                     f'{FER_SIDE * FER_SIDE}')
@@ -653,7 +652,8 @@ def _scan_tree(root:Path, layout:str, cfg:RunConfig, cache:dict)->tuple:
     "Cache rows of every file under a folders/splits raw_root, the quarantine rows, and the walk."
     depth = 2 if layout == 'splits' else 1
     if layout == 'splits':
-        bad = sorted(d.name for d in root.iterdir() if d.is_dir() and not _skipped(d.name) and not split_name(d.name))
+        bad = sorted(d.name for d in root.iterdir() if d.is_dir() and not _skipped(d.name)
+                     and not split_name(d.name))
         if bad: raise InputError(f"layout 'splits' but {', '.join(bad)} in raw_root {root} is not "
                                  "a split folder (train, val, test, "
                                  "Training, PublicTest, PrivateTest, ...)")
@@ -687,7 +687,8 @@ def _file_rows(rows:list, w:dict, root:Path, layout:str, cfg:RunConfig)->tuple:
             labels[parts[depth - 1]] = check_label(normalize_label(parts[depth - 1], cfg.label_map),
                                                    f'class folder {parts[depth - 1]!r}')
         if parts[0] not in splits: splits[parts[0]] = split_name(parts[0]) if layout == 'splits' else ''
-    out = {c: [r[c] for r in ok] for c in ORIGINALS_COLUMNS[:12] if c not in ('file_path', 'label', 'split')}
+    out = {c: [r[c] for r in ok] for c in ORIGINALS_COLUMNS[:12]
+           if c not in ('file_path', 'label', 'split')}
     out['file_path'] = [paths[i] for i in out['orig_id']]
     out['label'] = [labels[i.split('/', depth)[depth - 1]] for i in out['orig_id']]
     out['split'] = [splits[i.split('/', 1)[0]] for i in out['orig_id']]
@@ -764,7 +765,8 @@ def _remove_stale_csv_images(out:Path, keep:set):
     base = out/'originals_csv'
     if not base.exists(): return
     ours = re.compile(r'^row\d{5,}\.png$')     # only the names csv_image_path makes are deleted
-    stale = [p for p in base.rglob('*.png') if str(p) not in keep and ours.match(p.name) and not p.is_symlink()]
+    stale = [p for p in base.rglob('*.png') if str(p) not in keep and ours.match(p.name)
+             and not p.is_symlink()]
     for p in stale: remove_file(out, p)
     if stale: log.info('removed %d decoded CSV image(s) that no longer match a CSV row', len(stale))
 

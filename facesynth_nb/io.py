@@ -41,8 +41,7 @@ def safe_path(
     p = Path(path)
     p = Path(os.path.abspath(p if p.is_absolute() else root/p))
     rel = Path(os.path.relpath(p, root))
-    if rel.parts[:1] == ('..',
-                         ):       # `p` may be spelled from the resolved root (`/private/tmp/...`)
+    if rel.parts[:1] == ('..', ):       # `p` may be spelled from the resolved root (`/private/tmp/...`)
         root = Path(os.path.realpath(root))
         rel = Path(os.path.relpath(p, root))
     if rel.parts[:1] == ('..',): raise InputError(f"{p} lies outside {root}; refused")
@@ -355,8 +354,7 @@ class WorkerPool(ProcessPoolExecutor):
 
     def shutdown(self, wait:bool=True, *, cancel_futures:bool=False):
         "Shut down with stop signals held back: a second Ctrl-C inside it left workers without their exit sentinel."
-        old = signal.pthread_sigmask(signal.SIG_BLOCK,
-                                     STOP_SIGNALS)   # delivered (and raised) once it is done
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # delivered (and raised) once it is done
         try: super().shutdown(wait=wait, cancel_futures=cancel_futures)
         finally: signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
@@ -393,8 +391,7 @@ def ensure_inside(
     what:str='path',    # what the path is, for the message (e.g. 'label', 'mirror entry')
 )->Path:                # `path`, unchanged, when it is inside `root`
     "Return `path` when it lies inside `root`; raise `InputError` naming both otherwise."
-    if not is_inside(path,
-                     root): raise InputError(f"{what} {str(path)!r} resolves outside "
+    if not is_inside(path, root): raise InputError(f"{what} {str(path)!r} resolves outside "
                                              f"{str(root)!r}; refused")
     return Path(path)
 

@@ -137,7 +137,8 @@ class CnnValidator:
         pred = np.array(labels)[predict_proba(net,
                                               to_tensor(load_gray(held_files, VALIDATOR_SIZE),
                                                         device)).argmax(1)]
-        recall = {lb: float((pred[y_held == lb] == lb).mean()) for lb in labels if (y_held == lb).any()}
+        recall = {lb: float((pred[y_held == lb] == lb).mean())
+                  for lb in labels if (y_held == lb).any()}
         return cls(net, labels, float((pred == y_held).mean()), recall, len(y), len(y_held),
                    held_from, epochs)
 
@@ -230,7 +231,8 @@ def cnn_validator(
     tr_df = tr_df.iloc[tr]
     key = validator_key(_file_shas(tr_df), tr_df.label, _file_shas(held_df), held_df.label,
                         cfg.label_epochs, seed)
-    path, device = (Path(cache_dir)/f'validator-cnn-{key}.pt' if cache_dir else None), cnn_device(cfg)
+    path, device = (Path(cache_dir)/f'validator-cnn-{key}.pt'
+                    if cache_dir else None), cnn_device(cfg)
     if path is not None and path.is_file():
         try: return load_validator(path, device)
         except Exception as e: log.warning('cached validator %s unreadable (%s): training it again',
@@ -245,7 +247,8 @@ _FITTED = {}   # the last validator fitted in this process, by what it was fitte
 def _fit_key(originals:pd.DataFrame, X:np.ndarray, cfg:RunConfig, cache_dir)->str:
     "What a validator depends on: the originals' files, labels and splits, their embeddings, its settings."
     cols = [c for c in ('file_path', 'label', 'split', 'assigned_split') if c in originals]
-    h = hashlib.sha256(pd.util.hash_pandas_object(originals[cols].astype(str), index=False).to_numpy())
+    h = hashlib.sha256(pd.util.hash_pandas_object(originals[cols].astype(str),
+                                                  index=False).to_numpy())
     h.update(np.ascontiguousarray(X, np.float32).tobytes())
     h.update(repr((cfg.label_policy, cfg.label_validator, cfg.label_epochs, cfg.seed, cfg.device,
                    str(cache_dir))).encode())

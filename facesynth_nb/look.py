@@ -95,8 +95,7 @@ def learn_look(originals:pd.DataFrame,   # the originals table (file_path, label
                 with Image.open(f) as im: cdfs.append(gray_cdf(np.asarray(to_export(im, 64, 'L'))))
             except (OSError, ValueError): continue
         if cdfs: tone[str(lb)] = np.round(np.mean(cdfs, axis=0), 6).tolist()
-    sides = np.minimum(tr.width, tr.height) if {'width',
-                                                'height'} <= set(tr.columns) else pd.Series(dtype=float)
+    sides = np.minimum(tr.width, tr.height) if {'width', 'height'} <= set(tr.columns) else pd.Series(dtype=float)
     native = int(np.median(sides)) if len(sides) else 0
     return dict(frame=frame, tone=tone, native=native)
 
@@ -124,9 +123,7 @@ def apply_look(img:Image.Image,    # the candidate as generated
     resample = 'off'
     n = int(look.get('native') or 0)
     if cfg.synthetic_resample == 'native' and 8 <= n < size:
-        out, resample = out.resize((n, n),
-                                   Image.LANCZOS).resize((size, size),
-                                                         Image.BILINEAR), f'native {n}px'
+        out, resample = out.resize((n, n), Image.LANCZOS).resize((size, size), Image.BILINEAR), f'native {n}px'
     tone = 'off'
     if cfg.synthetic_tone == 'match' and cfg.color_mode == 'L' and str(label) in look.get('tone', {}):
         out, tone = match_tone(out, look['tone'][str(label)]), 'match'

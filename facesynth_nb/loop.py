@@ -47,8 +47,7 @@ class Interrupted(FacesynthError):
 class StopFlag:
     "Context manager: the first SIGINT/SIGTERM sets `.stop`; the second raises `KeyboardInterrupt` at once."
     def __init__(self,
-                 signals=(signal.SIGINT,
-                          signal.SIGTERM)): self.signals, self.stop, self._old = signals, False, {}
+                 signals=(signal.SIGINT, signal.SIGTERM)): self.signals, self.stop, self._old = signals, False, {}
     def _handle(self, signum, frame):
         if self.stop: raise KeyboardInterrupt
         self.stop = True
@@ -175,7 +174,8 @@ def make_pool(cfg:RunConfig):
     n = n_workers(cfg.workers)
     if n <= 1: return _InlinePool()
     return WorkerPool(n, mp_context=process_context(), initializer=gates.init_worker,
-                      initargs=(cfg.face_detector if cfg.face_policy != 'off' or cfg.crop_faces else None,))
+                      initargs=(cfg.face_detector if cfg.face_policy != 'off'
+                                or cfg.crop_faces else None,))
 
 # %% ../nbs/38_loop.ipynb #2fcb764f
 SCORE_KEYS = ('face_count', 'face_box', 'blur_var', 'phash', 'phash_flip')   # from `gates.measure`
@@ -293,7 +293,8 @@ def synthetic_table(records:list)->pd.DataFrame:
     "Accepted records as the synthetic table, sorted by (label, index), with the provenance columns first."
     acc = [r for r in records if r.get('status') == 'accepted']
     df = pd.DataFrame(acc, columns=sorted({k for r in acc for k in r} | set(META_COLS)))
-    cols = META_COLS + [c for c in df.columns if c not in META_COLS and c not in ('status', 'reason', 'detail')]
+    cols = META_COLS + [c for c in df.columns if c not in META_COLS
+                        and c not in ('status', 'reason', 'detail')]
     return df[cols].sort_values(['label', 'index'], kind='stable').reset_index(drop=True)
 
 # %% ../nbs/38_loop.ipynb #53c84cd0
@@ -349,7 +350,8 @@ class _Loop:
     def durable(self, wait:bool=False)->list:
         "Decided records, in order, up to the first whose files are still being written (all if `wait`)."
         out = []
-        while self.unwritten and (wait or self.unwritten[0][1] is None or self.unwritten[0][1].done()):
+        while self.unwritten and (wait or self.unwritten[0][1] is None
+                                  or self.unwritten[0][1].done()):
             r, fut = self.unwritten.popleft()
             if fut is not None: fut.result()          # a failed write raises here, before its journal line
             out.append(r)
@@ -409,8 +411,7 @@ class _Loop:
 # %% ../nbs/38_loop.ipynb #05ab0746
 def _batch_size(cfg:RunConfig, gen)->int:
     bs = getattr(gen, 'batch_size', None)
-    return int(bs) if isinstance(bs,
-                                 int) and bs > 0 else cfg.batch_size if isinstance(cfg.batch_size, int) else 4
+    return int(bs) if isinstance(bs, int) and bs > 0 else cfg.batch_size if isinstance(cfg.batch_size, int) else 4
 
 def make_unit(label:str, index:int, bank:dict, cfg:RunConfig)->WorkUnit:
     "The work unit `(label, index)` with its seed and prompts, pure functions of the unit and the config."
@@ -538,7 +539,8 @@ def _check_accepted_files(records:list, out:Path):
     if missing: raise FacesynthError(f"{len(missing)} accepted image(s) in {out/JOURNAL} are "
                                      "missing on disk, e.g. "
                                      f"{missing[:3]}; restore them or rerun with --restart")
-    changed = [r['path'] for r in acc if r.get('sha256') and sha256_file(out/r['path']) != r['sha256']]
+    changed = [r['path'] for r in acc if r.get('sha256')
+               and sha256_file(out/r['path']) != r['sha256']]
     if changed: raise FacesynthError(f"{len(changed)} accepted image(s) differ from the sha256 in "
                                      f"{out/JOURNAL}: "
                                      f"{', '.join(changed[:5])}; restore them or rerun with "

@@ -87,8 +87,7 @@ def _move_aside(out:Path)->Path:
     log.warning('moved the previous run aside to %s', aside)
     return aside
 
-MADE = ('journal.jsonl',
-        'status.json')   # once one of these holds something, out_dir holds a run's results
+MADE = ('journal.jsonl', 'status.json')   # once one of these holds something, out_dir holds a run's results
 
 def made_anything(out:str|Path)->bool:
     "Whether a run in `out` has decided a candidate or finished: a non-empty journal or a status.json."
@@ -104,8 +103,7 @@ def claim_out_dir(
     if restart and (out/RUN_FILE).exists(): _move_aside(out)
     check_out_dir(out)
     prev = _read_run_file(out)
-    pinned = prev.get('kind',
-                      'run') == 'run' and made_anything(out)   # e.g. the model failed to load: nothing made
+    pinned = prev.get('kind', 'run') == 'run' and made_anything(out)   # e.g. the model failed to load: nothing made
     if prev and pinned and prev['config_hash'] != h:
         changed = changed_fields(prev['config'], config_to_dict(cfg))
         raise ConfigError(f"out_dir {out} holds a run with another config (changed: "
@@ -246,8 +244,7 @@ def _generate(cfg, originals, plan, generator):
     from facesynth_nb.curate import split_originals
     bank = load_prompt_bank(cfg)
     check_bank_covers(bank, list(plan.index))
-    fixed = originals.assign(assigned_split=split_originals(originals,
-                                                            cfg))   # the validator fits on train
+    fixed = originals.assign(assigned_split=split_originals(originals, cfg))   # the validator fits on train
     with StopFlag() as stop: synthetic = synthesize(fixed, plan, bank, cfg, generator, stop)
     return synthetic, load_decisions(cfg.out), prompts_version_hash(bank)
 
@@ -258,8 +255,8 @@ def generation_shortfall(plan:pd.DataFrame, records:list)->dict:
     from facesynth_nb.loop import label_states
     return {lb: dict(planned=s.planned, accepted=s.accepted,
                      shortfall=max(0, s.planned - s.accepted),
-                     cause=GENERATION_CAUSES.get(s.end_cause, '')) for lb,
-            s in label_states(plan, records).items()}
+                     cause=GENERATION_CAUSES.get(s.end_cause, ''))
+            for lb, s in label_states(plan, records).items()}
 
 # %% ../nbs/90_pipeline.ipynb #b02631a8
 def finish_run(
@@ -440,7 +437,8 @@ def key_figures(out_dir:str|Path)->pd.DataFrame:
         'train / val / test': ' / '.join(f"{sc.get(k, 0):,}" for k in ('train', 'val', 'test')),
         'class balance': (f"largest deviation {b['max_abs_deviation_pct']:.1f} % "
                           f"({'within' if b.get('within_tolerance') else 'outside'} tolerance)") if b else 'not recorded',
-        'integrity checks': f"all {len(checks)} passed" if not failed else f"{len(failed)} failed: {', '.join(failed)}",
+        'integrity checks': f"all {len(checks)} passed"
+            if not failed else f"{len(failed)} failed: {', '.join(failed)}",
         'model': st.get('model_note') or st.get('generation_model_id', ''),
         'does it help?': ev.get('conclusion') or 'not evaluated (facesynth evaluate OUT_DIR)',
         'report': str(Path(out_dir)/'findings.html'),

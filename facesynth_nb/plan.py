@@ -32,8 +32,7 @@ def unit_seed(
 )->int:             # seed in [0, 2**63)
     "The generation seed of work unit `(label, index)`: a pure function of the unit and `cfg.seed`."
     if index < 0: raise ValueError(f'unit index must be >= 0, got {index}')
-    w = np.random.SeedSequence([cfg.seed, label_key(label),
-                                index]).generate_state(2, dtype=np.uint32)
+    w = np.random.SeedSequence([cfg.seed, label_key(label), index]).generate_state(2, dtype=np.uint32)
     return (int(w[0]) | int(w[1]) << 32) & ((1 << 63) - 1)
 
 def unit_id(
@@ -94,8 +93,7 @@ def plan_needs(
     if not len(originals): raise InputError('no originals to plan from: the scan found no readable '
                                             'image')
     for lab in sorted(set(originals.label)): check_label(lab, 'the originals table')
-    sc = expected_split_counts(originals,
-                               cfg) if split_counts is None else split_counts.reindex(columns=list(SPLITS), fill_value=0)
+    sc = expected_split_counts(originals, cfg) if split_counts is None else split_counts.reindex(columns=list(SPLITS), fill_value=0)
     sc = sc.reindex(sorted(set(originals.label)), fill_value=0)
     p = pd.DataFrame(index=sc.index.rename('label'))
     p['original'] = originals.groupby('label').size().reindex(p.index).astype('int64')
@@ -113,7 +111,8 @@ def plan_needs(
     p['candidates_est'] = [math.ceil(n / cfg.expected_accept_rate) for n in p.planned]
     p['final'] = p.original + p.planned
     p['synthetic_share_train'] = (p.planned / (p.planned + p.original_train)).fillna(0.0)
-    return p[PLAN_COLUMNS].astype({c: 'int64' for c in PLAN_COLUMNS if c not in ('shortfall_cause', 'synthetic_share_train')})
+    return p[PLAN_COLUMNS].astype({c: 'int64' for c in PLAN_COLUMNS
+                                   if c not in ('shortfall_cause', 'synthetic_share_train')})
 
 # %% ../nbs/15_plan.ipynb #f1f7828c
 def planned_units(
@@ -138,8 +137,7 @@ def measure_png_bytes(
     "Mean size of originals exported as `image_size`² PNGs in `color_mode`, measured on up to `n` of them."
     sizes = []
     for fp in originals.file_path.iloc[np.linspace(0, len(originals) - 1,
-                                                   min(n,
-                                                       len(originals))).astype(int)] if len(originals) else []:
+                                                   min(n, len(originals))).astype(int)] if len(originals) else []:
         try:
             with Image.open(fp) as im:
                 im = im.convert(cfg.color_mode).resize((cfg.image_size, cfg.image_size),

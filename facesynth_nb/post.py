@@ -53,8 +53,8 @@ def parse_png_text(text:str)->dict:
     "Parse an A1111 `parameters` text into `prompt`, `negative_prompt` and its `Key: value` pairs."
     lines = text.split('\n')
     last = lines[-1] if len(lines) > 1 else ''
-    params = {k.strip(): json.loads(v) if v.startswith('"') else v.strip() for k,
-              v in _RE_PARAM.findall(last)}
+    params = {k.strip(): json.loads(v) if v.startswith('"') else v.strip()
+              for k, v in _RE_PARAM.findall(last)}
     body = lines[:-1] if len(lines) > 1 else lines
     neg = [i for i, l in enumerate(body) if l.startswith('Negative prompt: ')]
     cut = neg[0] if neg else len(body)

@@ -68,17 +68,14 @@ DEFAULT_BANK = {
                  'disfigured, bad anatomy, '
                  'extra limbs, mutated face, cropped face, lowres'),
 }
-AXES_IN_PERSON = ('age',
-                  'gender')   # these two name the person; the other axes follow the base prompt
+AXES_IN_PERSON = ('age', 'gender')   # these two name the person; the other axes follow the base prompt
 
 # %% ../nbs/16_prompts.ipynb #67f9d65b
 BANK_KEYS = ('version', 'prompts', 'axes', 'style_suffixes', 'negative')
 
 def _strs(v, where:str, empty_ok:bool=False)->list:
     v = [v] if isinstance(v, str) else v
-    if not isinstance(v,
-                      list) or not v or not all(isinstance(x,
-                                                           str) and (empty_ok or x.strip()) for x in v):
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) and (empty_ok or x.strip()) for x in v):
         raise ConfigError(f"{where} must be a non-empty list of "
                           f"{'' if empty_ok else 'non-empty '}strings, got {v!r}")
     return v
@@ -94,16 +91,15 @@ def validate_bank(
     source:str='bank',# where it came from, for messages
 )->dict:              # the same bank, label keys normalised, single strings made lists
     "Check a prompt bank's keys and values; `ConfigError` naming the key when something is wrong."
-    if not isinstance(bank,
-                      dict): raise ConfigError(f'{source}: a prompt bank must be a mapping, got '
+    if not isinstance(bank, dict): raise ConfigError(f'{source}: a prompt bank must be a mapping, '
+                                                     'got '
                                                f'{type(bank).__name__}')
     unknown = sorted(set(bank) - set(BANK_KEYS))
     if unknown: raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: "
                                   f"{', '.join(BANK_KEYS)}")
     out = dict(version=bank.get('version', 1), prompts={}, axes={}, style_suffixes=[''],
                negative='')
-    if not isinstance(bank.get('prompts', {}),
-                      dict): raise ConfigError(f'{source}: prompts must map labels to prompts')
+    if not isinstance(bank.get('prompts', {}), dict): raise ConfigError(f'{source}: prompts must map labels to prompts')
     for k, v in bank.get('prompts', {}).items():
         if isinstance(k, bool):
             raise ConfigError(f"{source}: a prompts key was read as {k} (YAML reads unquoted "
@@ -111,14 +107,12 @@ def validate_bank(
         lab = check_label(normalize_label(str(k)), f'{source} (prompts.{k})')
         out['prompts'][lab] = _strs(v, f"{source}: prompts.{k}")
         for p in out['prompts'][lab]: _check_template(p, f'{source}: prompts.{k}')
-    if not isinstance(bank.get('axes', {}),
-                      dict): raise ConfigError(f'{source}: axes must map axis names to lists')
-    for k, v in bank.get('axes',
-                         {}).items(): out['axes'][str(k)] = _strs(v, f'{source}: axes.{k}', empty_ok=True)
+    if not isinstance(bank.get('axes', {}), dict): raise ConfigError(f'{source}: axes must map axis names to lists')
+    for k, v in bank.get('axes', {}).items(): out['axes'][str(k)] = _strs(v, f'{source}: axes.{k}', empty_ok=True)
     if 'style_suffixes' in bank: out['style_suffixes'] = _strs(bank['style_suffixes'], f'{source}: style_suffixes', empty_ok=True)
     neg = bank.get('negative', '')
-    if not isinstance(neg,
-                      str): raise ConfigError(f'{source}: negative must be a string, got {neg!r}')
+    if not isinstance(neg, str): raise ConfigError(f'{source}: negative must be a string, got '
+                                                   f'{neg!r}')
     out['negative'] = neg
     _warn_periods(out, source)
     return out
@@ -126,8 +120,8 @@ def validate_bank(
 def _warn_periods(bank:dict, source:str):
     lens = {f'axes.{k}': len(v) for k, v in bank['axes'].items() if len(v) > 1}
     if len(bank['style_suffixes']) > 1: lens['style_suffixes'] = len(bank['style_suffixes'])
-    clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a,
-             b in combinations(lens, 2) if math.gcd(lens[a], lens[b]) > 1]
+    clash = [f'{a} ({lens[a]}) and {b} ({lens[b]})' for a, b in combinations(lens, 2)
+             if math.gcd(lens[a], lens[b]) > 1]
     if clash: log.warning('%s: list lengths share a factor, so some combinations never occur: %s',
                           source, '; '.join(clash))
 
@@ -140,12 +134,12 @@ def load_prompt_bank(
     if not cfg.prompts_file: return bank
     p = Path(cfg.prompts_file)
     y = read_yaml_file(p, 'prompts_file', max_aliases=0)     # regular, small, UTF-8, no aliases
-    if not isinstance(y,
-                      dict): raise ConfigError(f'prompts_file {p} must hold a mapping (prompts:, '
+    if not isinstance(y, dict): raise ConfigError(f'prompts_file {p} must hold a mapping '
+                                                  '(prompts:, '
                                                f'axes:, ...), got {type(y).__name__}')
     replace = y.pop('replace', False)
-    if not isinstance(replace,
-                      bool): raise ConfigError(f'prompts_file {p}: replace must be true or false, '
+    if not isinstance(replace, bool): raise ConfigError(f'prompts_file {p}: replace must be true '
+                                                        'or false, '
                                                f'got {replace!r}')
     given = set(y)
     y = validate_bank(y, f'prompts_file {p}')
@@ -204,8 +198,7 @@ def unit_prompt(
     "The prompt and negative prompt of work unit `(label, index)`: a pure function of the bank and the unit."
     d = unit_descriptors(bank, label, index)
     person = _person(d)
-    base = d['base'].replace('{person}',
-                             person) if '{person}' in d['base'] else f"{d['base']}, {person}"
+    base = d['base'].replace('{person}', person) if '{person}' in d['base'] else f"{d['base']}, {person}"
     rest = [d[k] for k in bank['axes'] if k not in AXES_IN_PERSON] + [d['style']]
     return ', '.join([base] + [x for x in rest if x]), bank['negative']
 

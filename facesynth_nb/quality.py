@@ -88,8 +88,8 @@ def _agreement(j:pd.DataFrame)->dict:
     if 'label_pred' not in j or not len(j): return {}
     g = j.assign(agree=j.label_pred == j.label).groupby('label')
     return {lb: dict(candidates=int(len(d)), agree=round(float(d.agree.mean()), 4),
-                     mean_label_prob=round(float(pd.to_numeric(d.label_prob).mean()), 4)) for lb,
-            d in g}
+                     mean_label_prob=round(float(pd.to_numeric(d.label_prob).mean()),
+                                           4)) for lb, d in g}
 
 def quality_summary(
     originals:pd.DataFrame,   # originals table (with `assigned_split` when the pipeline fixed it)

@@ -253,8 +253,8 @@ class RayEngine:
         "Engine, cluster, and per worker: host, device, GPUs, blocks, images, images/s, restarts."
         per = self.throughput()
         ws = [{**w, **{k: v for k, v in st.items() if k != 'pids'}, 'img_per_s': per[f'w{i}'],
-               'restarts': len(st['pids']) - 1} for i,
-              (w, st) in enumerate(zip(self.workers, self.stats))]
+               'restarts': len(st['pids']) - 1}
+              for i, (w, st) in enumerate(zip(self.workers, self.stats))]
         return dict(engine='ray', ray_version=self.ray.__version__,
                     ray_address=self.cfg.ray_address or 'local',
                     cluster=self.cluster, n_workers=len(ws), gpus_per_worker=self.gpw,

@@ -48,25 +48,24 @@ def _with(f, *names): return lambda r, figs: '\n\n'.join([f(r), _figs(*names)(r,
 SECTIONS = [
     Section('objective', 'Objective', lambda r, figs: sec_objective(r, figs)),
     Section('target', 'Target and scope', lambda r, figs: sec_target(r, figs)),
-    Section('stages', 'Stages', lambda r,
-            figs: sec_stages(r, figs) + '\n\n' + figure_md(r, 'thumbnails', figs)),
-    Section('prompts', 'Prompts', lambda r, figs: sec_prompts(r)),
-    Section('quality', 'Quality controls', lambda r, figs: sec_quality_controls(r, figs)),
-    Section('outputs', 'Metadata outputs',
-            lambda r,
-            figs: "All under the run's out_dir; manifest paths are relative to it.\n\n" + sec_outputs(r)),
-    Section('balance', 'Balance',
-            _with(lambda r: sec_balance(r), 'class_counts', 'synthetic_fraction', 'split_heatmap',
-                  'balance')),
-    Section('integrity', 'Integrity', lambda r, figs: sec_integrity(r)),
-    Section('risks', 'Risks', _with(lambda r: sec_risks(r), 'gallery_originals')),
-    Section('observed', 'Observed metrics', lambda r, figs: sec_observed(r, figs)),
-    Section('enhancements', 'Enhancements', lambda r, figs: sec_enhancements(r, figs)),
-    Section('repro', 'Reproducibility', lambda r, figs: sec_repro(r)),
-    Section('answers', 'Open questions', lambda r, figs: sec_answers(r)),
-    Section('evaluation', 'Does the synthetic data help?', lambda r, figs: sec_evaluation(r),
-            early=True),
-]
+    Section('stages', 'Stages',
+            lambda r, figs: sec_stages(r, figs) + '\n\n' + figure_md(r, 'thumbnails', figs)),
+            Section('prompts', 'Prompts', lambda r, figs: sec_prompts(r)),
+            Section('quality', 'Quality controls', lambda r, figs: sec_quality_controls(r, figs)),
+            Section('outputs', 'Metadata outputs',
+                    lambda r, figs: "All under the run's out_dir; manifest paths are relative to "
+                                    "it.\n\n" + sec_outputs(r)),
+            Section('balance', 'Balance',
+                    _with(lambda r: sec_balance(r), 'class_counts', 'synthetic_fraction',
+                          'split_heatmap', 'balance')),
+            Section('integrity', 'Integrity', lambda r, figs: sec_integrity(r)),
+            Section('risks', 'Risks', _with(lambda r: sec_risks(r), 'gallery_originals')),
+            Section('observed', 'Observed metrics', lambda r, figs: sec_observed(r, figs)),
+            Section('enhancements', 'Enhancements', lambda r, figs: sec_enhancements(r, figs)),
+            Section('repro', 'Reproducibility', lambda r, figs: sec_repro(r)),
+            Section('answers', 'Open questions', lambda r, figs: sec_answers(r)),
+            Section('evaluation', 'Does the synthetic data help?',
+                    lambda r, figs: sec_evaluation(r), early=True), ]
 
 def ref(key:str)->str:
     "'section N' for the section with `key` in `SECTIONS`."
@@ -88,8 +87,8 @@ def missing_keys(status:dict)->list:
     for k, sub in REQUIRED.items():
         v = status.get(k)
         if sub is None or v is None: continue
-        if k == 'per_class': out += [f'{k}.{l}.{s}' for l,
-                                     d in sorted(v.items()) for s in sub if s not in (d or {})]
+        if k == 'per_class': out += [f'{k}.{l}.{s}' for l, d in sorted(v.items())
+                                     for s in sub if s not in (d or {})]
         else: out += [f'{k}.{s}' for s in sub if s not in v]
     return out
 
@@ -207,8 +206,8 @@ def _status_or_journal(r:RunFiles, key:str, status_value:str):
 def _reasons(d:dict, total:bool=True)->str:
     "`blur 2, face 1 (total 3)` from {reason: n}."
     if not d: return 'none'
-    return ', '.join(f'{md_escape(k)} {fmt_int(v)}' for k,
-                     v in sorted(d.items())) + (f' (total {fmt_int(sum(d.values()))})' if total else '')
+    return ', '.join(f'{md_escape(k)} {fmt_int(v)}'
+                     for k, v in sorted(d.items())) + (f' (total {fmt_int(sum(d.values()))})' if total else '')
 
 # %% ../nbs/70_report.ipynb #f4bbc795
 CAUSES = {'cap': 'the train cap allows fewer synthetic images than needed',
@@ -222,9 +221,8 @@ def _shortfall(r:RunFiles)->str:
     if not isinstance(ps, dict): return NOT_RECORDED
     items = [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} "
              f"({md_escape(d.get('shortfall_cause') or 'no cause recorded')}: "
-             f"{CAUSES.get(d.get('shortfall_cause'), 'see plan.csv')})" for l,
-             d in sorted(ps.items())
-             if (_num((d or {}).get('shortfall')) or 0) > 0]
+             f"{CAUSES.get(d.get('shortfall_cause'), 'see plan.csv')})"
+             for l, d in sorted(ps.items()) if (_num((d or {}).get('shortfall')) or 0) > 0]
     gs = r.status.get('generation_shortfall') or {}
     items += [f"{md_escape(l)} {fmt_int(d.get('shortfall'))} below its plan after generation "
               f"({md_escape(d.get('cause') or 'no cause recorded')}: "
@@ -240,7 +238,8 @@ def _quarantined(r:RunFiles)->str:
     "Quarantined originals and their reasons: status.json, else quarantine.csv."
     q = r.quarantine
     n = r.stat('quarantined.count', len(q) if len(q) else None)
-    by = r.stat('quarantined.by_reason') or (q.groupby('reason').size().to_dict() if len(q) and 'reason' in q else {})
+    by = r.stat('quarantined.by_reason') or (q.groupby('reason').size().to_dict() if len(q)
+                                             and 'reason' in q else {})
     return fmt_int(n) + (f' ({_reasons(by, total=False)})' if by and _num(n) else '')
 
 # %% ../nbs/70_report.ipynb #d23168a6
@@ -270,12 +269,14 @@ def observed_metrics(run:'RunFiles|str|Path')->dict:
                                                   f'({fmt_int(v.synthetic)} of {fmt_int(v.total)})' for l, v in cc.iterrows()),
         'Max class deviation': (f"{fmt_num(b.get('max_abs_deviation_pct'))} % of the mean class "
                                 "count"
-                                + (f" ({md_escape(worst[0])})" if worst and _num(worst[1]) else '') if b else NOT_RECORDED),
+                                + (f" ({md_escape(worst[0])})" if worst
+                                   and _num(worst[1]) else '') if b else NOT_RECORDED),
         f'Within ±{TOLERANCE_PCT:g} % tolerance': fmt_bool(b.get('within_tolerance')),
         'Gray mean / std, original': _gray(r, 'original'),
         'Gray mean / std, synthetic': _gray(r, 'synthetic'),
         'Disk usage': ', '.join(f'{k} {fmt_bytes(du.get(k))}' for k in ('originals', 'synthetic', 'curated')) if du else NOT_RECORDED,
-        'Rejected by reason': _reasons(rb) if isinstance(rb := r.stat('synthetic_generation.rejects_by_reason'), dict)
+        'Rejected by reason': _reasons(rb)
+            if isinstance(rb := r.stat('synthetic_generation.rejects_by_reason'), dict)
                               else NOT_RECORDED,
         'Quarantined': _quarantined(r),
         'Plan shortfall': _shortfall(r),
@@ -328,7 +329,8 @@ def sec_stages(r:RunFiles, figs:dict)->str:
     s = r.status
     size = s.get('image_size') or {}
     acc = _acceptance(r)
-    n_images = sum(1 for p in (r.out/'curated').rglob('*.png') if p.is_file()) if (r.out/'curated').is_dir() else None
+    n_images = sum(1 for p in (r.out/'curated').rglob('*.png')
+                   if p.is_file()) if (r.out/'curated').is_dir() else None
     items = [
         "**Scan** `raw_root`: "
         f"{fmt_int(len(r.originals) if len(r.originals) else s.get('total_original'))} readable "
@@ -373,8 +375,8 @@ def sec_prompts(r:RunFiles)->str:
 def sec_quality(r:RunFiles)->str:
     "The gates' rules and score ranges (each with its gate's decimals), and the acceptance rate per class."
     g = gate_summary(r).copy()
-    for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) if n else '–' for v, d,
-                                               n in zip(g[c], g.digits, g.n)]
+    for c in ('min', 'median', 'max'): g[c] = [fmt_num(v, int(d)) if n else '–'
+                                               for v, d, n in zip(g[c], g.digits, g.n)]
     g['n'] = g.n.map(fmt_int)
     g.index.name = 'score'
     acc = _acceptance(r)
@@ -403,8 +405,7 @@ def sec_outputs(r:RunFiles)->str:
             continue
         n = sum(1 for _ in open(p, 'rb')) - (1 if p.suffix == '.csv' else 0)
         rows.append((name, 'present',
-                     f'{fmt_int(n)} rows' if p.suffix in ('.csv',
-                                                          '.jsonl') else fmt_bytes(p.stat().st_size)))
+                     f'{fmt_int(n)} rows' if p.suffix in ('.csv', '.jsonl') else fmt_bytes(p.stat().st_size)))
     for d in ('curated', 'synthetic', 'rejects', PLOTS):
         files = [p for p in (r.out/d).rglob('*') if p.is_file()] if (r.out/d).is_dir() else []
         rows.append((f'{d}/', 'present' if files else 'absent',
@@ -457,17 +458,15 @@ def sec_integrity(r:RunFiles)->str:
     for c in integ.get('checks') or []:
         c = c if isinstance(c, dict) else {'name': str(c)}
         files = c.get('files') or []
-        detail = str(c.get('detail',
-                           c.get('message',
-                                 '')) or '') + (f" (e.g. {', '.join(map(str, files[:3]))})" if files else '')
+        detail = str(c.get('detail', c.get('message', ''))
+                     or '') + (f" (e.g. {', '.join(map(str, files[:3]))})" if files else '')
         rows.append((c.get('name', c.get('check', '?')), fmt_bool(c.get('ok'), 'pass', 'FAIL'),
                      detail))
     head = (f"Integrity checks of the run: **{fmt_bool(integ.get('ok'), 'all passed', 'FAILED')}**" if integ else
             f"Integrity checks of the run: {NOT_RECORDED} in status.json (`facesynth check "
             "OUT_DIR` runs them on the files).")
     out = head + ('\n\n' + md_table(pd.DataFrame(rows,
-                                                 columns=['check', 'verdict',
-                                                          'detail'])) if rows else '')
+                                                 columns=['check', 'verdict', 'detail'])) if rows else '')
     cc = [(n, fmt_bool(ok, 'pass', 'FAIL'), d) for n, ok, d in cross_checks(r)]
     return out + "\n\nThe report's cross-checks between files:\n\n" + md_table(pd.DataFrame(cc, columns=['check', 'verdict', 'detail']))
 
@@ -547,8 +546,8 @@ def sec_repro(r:RunFiles)->str:
              f"scheduler `{md_escape(r.setting('scheduler', NOT_RECORDED))}`",
              f"Prompt bank: `{md_escape(s.get('prompts_version_hash'))}`",
              f"Created: {md_escape(s.get('created_timestamp'))}"]
-    soft = {k: v for k,
-            v in env.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+    soft = {k: v for k, v in env.items() if isinstance(v, (str, int, float))
+            and not isinstance(v, bool)}
     items.append('Software (env_report.json): ' + (', '.join(f'{md_escape(k)} {md_escape(v)}' for k, v in sorted(soft.items())) or NOT_RECORDED))
     items.append('Rerunning the same config into a fresh out_dir gives the same images up to float '
                  'noise (compare by pHash); '
@@ -563,14 +562,14 @@ def _cap_answer(r:RunFiles)->str:
         bind = p[p.need > p.allowed_by_cap]
         txt = ('Yes, for ' + '; '.join(f'{md_escape(l)} (needs {fmt_int(v.need)}, the cap allows '
                                        f'{fmt_int(v.allowed_by_cap)})'
-                                       for l,
-                                       v in bind.iterrows()) if len(bind) else 'No: every class needs no more than the cap allows')
+                                       for l, v in bind.iterrows())
+               if len(bind) else 'No: every class needs no more than the cap allows')
     else:
-        causes = [l for l,
-                  d in r.stat('plan.per_class',
-                              {}).items() if (d or {}).get('shortfall_cause') == 'cap']
+        causes = [l for l, d in r.stat('plan.per_class', {}).items()
+                  if (d or {}).get('shortfall_cause') == 'cap']
         txt = f"Yes, for {', '.join(map(md_escape, causes))}" if causes else f'plan {NOT_RECORDED}'
-    return txt + (f"; at curation {fmt_int(dropped)} synthetic images were dropped over the cap." if dropped is not None else '.')
+    return txt + (f"; at curation {fmt_int(dropped)} synthetic images were dropped over the cap."
+                  if dropped is not None else '.')
 
 def _target_answer(r:RunFiles)->str:
     per = _target_per_class(r)
@@ -580,7 +579,8 @@ def _target_answer(r:RunFiles)->str:
     return (f"target_total {fmt_int(r.setting('target_total'))}, so {fmt_int(per)} per class; the "
             "corpus has "
             f"{fmt_int(r.status.get('total_images'))} images. "
-            + (f"Below the per-class target: {', '.join(short)}." if short else 'Every class reached it.'))
+            + (f"Below the per-class target: {', '.join(short)}."
+               if short else 'Every class reached it.'))
 
 def _gate_answer(r:RunFiles)->str:
     rb = r.stat('synthetic_generation.rejects_by_reason')
@@ -638,9 +638,7 @@ def validator_md(v:dict,   # status.json's quality.validator (`LabelValidator/Cn
     acc = v.get('accuracy', v.get('cv_accuracy'))     # runs before issue 19 recorded `cv_accuracy`
     where = v.get('measured_on') or f"{v.get('folds')}-fold cross-validation on the train originals"
     cmp = v.get('compared') or {}
-    also = (' Compared on held-out faces: ' + ', '.join(f'{k} {fmt_frac(a)}' for k,
-                                                        a in cmp.items())
-            + '; `label_validator` = auto keeps the more accurate.') if len(cmp) > 1 else ''
+    also = (' Compared on held-out faces: ' + ', '.join(f'{k} {fmt_frac(a)}' for k, a in cmp.items()) + '; `label_validator` = auto keeps the more accurate.') if len(cmp) > 1 else ''
     gate = {'reject': 'rejects', 'flag': 'only flags'}.get(q.get('label_gate'), 'is off')
     return ("**Label validator**: "
             f"{md_escape(v.get('model') or 'logistic regression on embeddings')}, trained on the "
@@ -950,7 +948,8 @@ def sec_evaluation(r:RunFiles)->str:
            f"was trained on the {fmt_int(sz['train_real']['total'])} real train images and on the "
            f"{fmt_int(sz['train_mixed']['total'])} images of the train split as exported (real + "
            "synthetic)"
-           + (f", and on the {fmt_int(sz['train_synthetic']['total'])} synthetic ones alone" if 'synthetic' in ev['arms'] else '')
+           + (f", and on the {fmt_int(sz['train_synthetic']['total'])} synthetic ones alone"
+              if 'synthetic' in ev['arms'] else '')
            + f", with the same budget, augmentation and {len(ev['seeds'])} seeds; each was scored "
              "on the "
            f"{fmt_int(sz['test_real']['total'])} real test images only. Figures are mean ± std "
@@ -1067,8 +1066,7 @@ def _toc(html:str)->tuple:
         heads.append(m.group(1))
         return f'<h2 id="s{len(heads)}">{m.group(1)}</h2>'
     html = re.sub(r'<h2>(.*?)</h2>', sub, html)
-    nav = '<nav class="toc">' + ''.join(f'<a href="#s{i}">{t}</a>' for i,
-                                        t in enumerate(heads, 1)) + '</nav>'
+    nav = '<nav class="toc">' + ''.join(f'<a href="#s{i}">{t}</a>' for i, t in enumerate(heads, 1)) + '</nav>'
     return html, nav
 
 def md_to_html(md:str, base:Path, title:str='Findings')->str:
