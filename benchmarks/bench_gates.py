@@ -49,7 +49,7 @@ def bench_chain(n:int):
     chain, cpu = time.perf_counter() - t0, time.process_time() - c0
     det = get_detector(CFG.face_detector)
     parts = dict(face=0.0, post=0.0, blur=0.0, phash=0.0)
-    for im in ims:                                              # the same steps as evaluate, timed one by one
+    for im in ims:                                              # the same steps as measure, timed one by one
         t = time.perf_counter(); g = to_mode(im, 'L'); det.detect(np.asarray(g)); parts['face'] += time.perf_counter() - t
         t = time.perf_counter(); e = to_export(g, CFG.image_size, 'L'); parts['post'] += time.perf_counter() - t
         t = time.perf_counter(); laplacian_var(e); parts['blur'] += time.perf_counter() - t
@@ -61,8 +61,8 @@ def bench_chain(n:int):
     print('share of the chain: ' + ', '.join(f'{k} {100 * v / tot:.0f}% ({1000 * v / n:.2f} ms)' for k, v in parts.items()))
     workers = os.cpu_count() or 1
     with ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=init_worker, initargs=(CFG.face_detector,)) as ex:
-        list(ex.map(evaluate, ims[:workers], [CFG] * workers))   # start the workers, load their cascades
-        t0 = time.perf_counter(); list(ex.map(evaluate, ims, [CFG] * n, chunksize=4)); pool = time.perf_counter() - t0
+        list(ex.map(measure, ims[:workers], [CFG] * workers))   # start the workers, load their cascades
+        t0 = time.perf_counter(); list(ex.map(measure, ims, [CFG] * n, chunksize=4)); pool = time.perf_counter() - t0
     print(f'{workers}-process pool: {n / pool:.1f} images/s ({n / pool / workers:.1f} per core, results pickled back)')
 
 

@@ -17,7 +17,6 @@ CPU:  python benchmarks/bench_ray.py engines --n 32 --batch 4 --steps 4 --worker
       python benchmarks/bench_ray.py driver --n 400 --index 120000 --writers 0
 """
 import argparse, json, os, sys, tempfile, time
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

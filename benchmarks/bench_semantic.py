@@ -13,7 +13,7 @@ Run: .venv/bin/python benchmarks/bench_semantic.py  [--quick]
    stored vectors; prints ms per candidate and whether old and new pick the same rows.
    Only this part: `python benchmarks/bench_semantic.py --block-only`
 3. The label gate per candidate: `LabelValidator.score` on one embedding.
-4. The semantic gates against the CPU gate chain with hog: evaluate() with and without the embedder, and the
+4. The semantic gates against the CPU gate chain with hog: gates.measure() with and without the embedder, and the
    in-order part (index lookup + validator) at 10k stored vectors.
 """
 import os, sys, time
@@ -125,7 +125,7 @@ def bench_gate_share(faces:list):
     n = len(cands)
     def chain(emb):
         t = time.process_time()
-        for c in cands: evaluate(c, CFG, embedder=emb)
+        for c in cands: measure(c, CFG, embedder=emb)
         return (time.process_time() - t) / n
     base, with_emb = chain(None), chain(hog)
     rng = np.random.default_rng(1)

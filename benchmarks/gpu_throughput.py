@@ -91,7 +91,6 @@ def annotated(pipe):
 
 def breakdown(gen, units) -> dict:
     "Milliseconds per region in one profiled batch: GPU time (and idle) on a GPU, else CPU time."
-    import torch
     from torch.profiler import profile, ProfilerActivity
 
     cuda = gen.device == 'cuda'

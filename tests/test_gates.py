@@ -119,11 +119,11 @@ def test_index_equals_brute_force_on_fer_hashes():
         if (hs[i] ^ near[i]).bit_count() <= 4: assert groups[i] == groups[len(hs) + i]
 
 
-def test_evaluate_runs_in_a_spawned_process_pool():
+def test_measure_runs_in_a_spawned_process_pool():
     ims = [ASTRO, ASTRO.filter(ImageFilter.GaussianBlur(4)), Image.new('RGB', (300, 200), (9, 9, 9))]
-    pickle.dumps((evaluate, CFG))
+    pickle.dumps((measure, CFG))
     with ProcessPoolExecutor(2, mp_context=get_context('spawn')) as ex:
-        remote = list(ex.map(evaluate, ims, [CFG] * len(ims)))
+        remote = list(ex.map(measure, ims, [CFG] * len(ims)))
     local = [measure(im, CFG) for im in ims]
     for r, l in zip(remote, local):
         assert {k: r[k] for k in ('face_count', 'face_box', 'blur_var', 'phash')} == \
