@@ -335,17 +335,19 @@ def limit_native_threads(n:int=1)->None:
     if (torch := sys.modules.get('torch')) is not None: torch.set_num_threads(n)
 
 # %% ../nbs/01_io.ipynb #764b64b9
-def _start_worker(initializer, initargs):
+def _start_worker(initializer, initargs, fresh:bool):
     ignore_stop_signals()
-    for v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = '1'
+    if fresh:   # spawn/forkserver: its libraries load here. A forked child must not touch an OpenMP runtime
+        for v in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ[v] = '1'
     if initializer is not None: initializer(*initargs)
-    limit_native_threads(1)
+    if fresh: limit_native_threads(1)   # its parent started (libgomp hangs in it after a fork)
 
 class WorkerPool(ProcessPoolExecutor):
     "A process pool whose workers outlive SIGINT/SIGTERM to the process group (the main one ends them)."
     def __init__(self, max_workers:int, mp_context=None, initializer=None, initargs:tuple=()):
+        method = (mp_context or multiprocessing.get_context()).get_start_method()
         super().__init__(max_workers, mp_context=mp_context, initializer=_start_worker,
-                         initargs=(initializer, initargs))
+                         initargs=(initializer, initargs, method != 'fork'))
 
     def submit(self, fn, /, *args, **kwargs):
         old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)   # workers start here, blocked
