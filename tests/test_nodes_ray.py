@@ -4,9 +4,9 @@ write the local engine's files (#23)."""
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 from pathlib import Path
 import pytest
-import ray   # a dev dependency (settings.ini), like pytest
 from facesynth_nb.pipeline import run_pipeline, make_demo_raw_root
 from facesynth_nb.ray_engine import reachable
+from conftest import facesynth
 from test_ray import cfg_for, outputs   # the same small run as tests/test_ray.py
 
 RAY = Path(sys.executable).with_name('ray')
@@ -55,6 +55,13 @@ def local_run(tmp_path_factory)->tuple:
     assert run_pipeline(cfg_for(raw, out)).ok
     return raw, outputs(out)
 
+def alive_nodes(addr:str)->int:
+    "How many nodes of the cluster at `addr` are alive, asked from a process of its own (none here joins)."
+    code = ('import ray; ray.init(address=%r, logging_level="ERROR"); '
+            'print(sum(bool(n.get("Alive")) for n in ray.nodes())); ray.shutdown()' % addr)
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=START_S)
+    return int(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else 0
+
 @pytest.fixture
 def two_nodes():
     port, procs = free_port(), []
@@ -65,19 +72,21 @@ def two_nodes():
                                 '--include-dashboard', 'false'))
         assert until(lambda: reachable(addr, timeout=1), procs), 'the head node did not start'
         procs.append(start_node('--address', addr))
-        ray.init(address=addr)
-        joined = until(lambda: sum(bool(n.get('Alive')) for n in ray.nodes()) == 2, procs)
-        assert joined, 'the second node never joined'
+        assert until(lambda: alive_nodes(addr) == 2, procs), 'the second node never joined'
         yield addr
     finally:
-        ray.shutdown()
         stop_nodes(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 def test_two_nodes_one_worker_each_and_the_local_engines_files(two_nodes, local_run, tmp_path):
     raw, want = local_run
     out = tmp_path/'ray2'
-    assert run_pipeline(cfg_for(raw, out, engine='ray', ray_address=two_nodes, workers=2)).ok
+    c = cfg_for(raw, out)   # the same settings, through the CLI: the run is a process of its own, as a user's
+    r = facesynth('run', '--raw_root', raw, '--out_dir', out, '--model_id', c.model_id, '--face_policy', 'off',
+                  '--target_total', c.target_total, '--num_inference_steps', c.num_inference_steps,
+                  '--batch_size', c.batch_size, '--progress', 'false', '--engine', 'ray',
+                  '--ray_address', two_nodes, '--workers', 2)
+    assert r.returncode == 0, r.stderr[-3000:]
     assert outputs(out) == want
     info = json.loads((out/'engine.json').read_text())
     assert info['cluster']['nodes'] == 2 and info['cluster']['cpus'] == 2 and info['n_workers'] == 2
